@@ -1,0 +1,329 @@
+//! The `Store` traits: one method per access pattern, each mapped by every backend to one query
+//! (or one batch) on a table from `schema/cql/`. Every tenant-owned call takes a
+//! [`WorkspaceScope`] or [`AccountScope`].
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use tenants::{
+    AccountId, ApiKeyId, ApiKeyMeta, ConnectedAccount, Delivery, DeliveryId, MediaId, MediaMeta,
+    Membership, Post, PostId, PostStatus, Provider, Session, StoredTokens, User, UserId, Workspace,
+    WorkspaceId, WrappedDataKey,
+};
+
+use crate::error::StoreResult;
+use crate::scope::{AccountScope, WorkspaceScope};
+
+/// The number of shards the account space is split into. A node owns a set of shards; the due
+/// index is partitioned by (shard, hour) so a node scans only its own.
+pub const NUM_SHARDS: u16 = 64;
+
+/// The shard an account belongs to: stable for the account's lifetime.
+pub fn shard_of(account_id: AccountId) -> u16 {
+    let b = account_id.to_bytes();
+    // The low bytes of a UUIDv7 are random, so they spread accounts evenly.
+    (u16::from_be_bytes([b[14], b[15]])) % NUM_SHARDS
+}
+
+/// The hour bucket of an instant (seconds since the epoch / 3600), the time part of due-index
+/// partition keys.
+pub fn hour_bucket(at: Timestamp) -> i64 {
+    at.as_second().div_euclid(3600)
+}
+
+/// A page request: an opaque cursor from the previous page and a limit.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageRequest {
+    /// The `next_cursor` of the previous page, or `None` for the first page.
+    pub cursor: Option<String>,
+    /// At most this many items (backends cap it at 1000).
+    pub limit: usize,
+}
+
+impl PageRequest {
+    /// The first page with `limit` items.
+    pub fn first(limit: usize) -> Self {
+        Self {
+            cursor: None,
+            limit,
+        }
+    }
+}
+
+/// One page of results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// The items, in the access pattern's order.
+    pub items: Vec<T>,
+    /// Pass this back to get the next page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A row of the due index: a delivery that needs attention at `due_at`.
+///
+/// Index rows are never deleted when a delivery moves on (that would be a delete-based queue);
+/// readers load the delivery and skip rows whose `due_at` or state no longer match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DueRef {
+    /// When the delivery is due.
+    pub due_at: Timestamp,
+    /// The delivery.
+    pub delivery_id: DeliveryId,
+    /// Its workspace.
+    pub workspace_id: WorkspaceId,
+    /// Its account.
+    pub account_id: AccountId,
+    /// Its post.
+    pub post_id: PostId,
+}
+
+/// The outcome of a compare-and-set on a delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CasOutcome {
+    /// The write was applied.
+    Applied,
+    /// Someone else moved the delivery first; this is what is stored now (`None` if it is gone).
+    Conflict(Option<Box<Delivery>>),
+}
+
+/// Filters for listing posts.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PostFilter {
+    /// Only posts with this status.
+    pub status: Option<PostStatus>,
+    /// Only posts scheduled at or after this instant.
+    pub from: Option<Timestamp>,
+    /// Only posts scheduled before this instant.
+    pub to: Option<Timestamp>,
+    /// Only posts targeting this account.
+    pub account_id: Option<AccountId>,
+}
+
+/// The stored outcome of an idempotent request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    /// SHA-256 of the request (method, route, body).
+    pub fingerprint: String,
+    /// `None` while the first request is in flight.
+    pub response: Option<StoredResponse>,
+    /// When the record stops counting.
+    pub expires_at: Timestamp,
+}
+
+/// A response kept for replay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Body bytes.
+    pub body: Vec<u8>,
+    /// Content type.
+    pub content_type: String,
+}
+
+/// The outcome of claiming an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyClaim {
+    /// The key was free and is now held by this request.
+    Claimed,
+    /// The key is held: in flight or done. The caller compares fingerprints.
+    Existing(IdempotencyRecord),
+}
+
+/// People and their sign-in identities.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Inserts or replaces a user, and its (provider, subject) lookup row.
+    async fn put_user(&self, user: &User) -> StoreResult<()>;
+    /// Reads a user by id.
+    async fn get_user(&self, id: UserId) -> StoreResult<Option<User>>;
+    /// Finds the user with this provider identity.
+    async fn find_user_by_subject(&self, provider: Provider, subject: &str) -> StoreResult<Option<User>>;
+    /// Every user, paged (notices, admin).
+    async fn list_users(&self, page: PageRequest) -> StoreResult<Page<User>>;
+}
+
+/// Workspaces and memberships.
+#[async_trait]
+pub trait WorkspaceStore: Send + Sync {
+    /// Creates a workspace with its first member in one batch.
+    async fn create_workspace(&self, workspace: &Workspace, owner: &Membership) -> StoreResult<()>;
+    /// Reads the scoped workspace.
+    async fn get_workspace(&self, scope: WorkspaceScope) -> StoreResult<Option<Workspace>>;
+    /// Replaces the scoped workspace's record.
+    async fn update_workspace(&self, scope: WorkspaceScope, workspace: &Workspace) -> StoreResult<()>;
+    /// Every workspace, paged (engine start-up, purge worker).
+    async fn list_all_workspaces(&self, page: PageRequest) -> StoreResult<Page<Workspace>>;
+    /// Inserts or replaces a membership (both lookup directions).
+    async fn put_membership(&self, scope: WorkspaceScope, membership: &Membership) -> StoreResult<()>;
+    /// Removes a membership.
+    async fn delete_membership(&self, scope: WorkspaceScope, user_id: UserId) -> StoreResult<()>;
+    /// A user's membership of the scoped workspace.
+    async fn get_membership(&self, scope: WorkspaceScope, user_id: UserId) -> StoreResult<Option<Membership>>;
+    /// The scoped workspace's members, paged.
+    async fn list_members(&self, scope: WorkspaceScope, page: PageRequest) -> StoreResult<Page<Membership>>;
+    /// The workspaces a user belongs to.
+    async fn list_memberships_of_user(&self, user_id: UserId) -> StoreResult<Vec<Membership>>;
+}
+
+/// API key metadata (hashes only).
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// Stores a new key's metadata.
+    async fn put_api_key(&self, key: &ApiKeyMeta) -> StoreResult<()>;
+    /// Looks a key up by the SHA-256 hex of the presented secret.
+    async fn get_api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKeyMeta>>;
+    /// Reads a key by id.
+    async fn get_api_key(&self, id: ApiKeyId) -> StoreResult<Option<ApiKeyMeta>>;
+    /// Keys owned by `owner` (`None`: instance keys with no owner).
+    async fn list_api_keys(&self, owner: Option<UserId>) -> StoreResult<Vec<ApiKeyMeta>>;
+    /// Deletes a key (it stops authenticating at once).
+    async fn delete_api_key(&self, id: ApiKeyId) -> StoreResult<()>;
+    /// Records the last use of a key.
+    async fn touch_api_key(&self, id: ApiKeyId, at: Timestamp) -> StoreResult<()>;
+    /// How many keys exist (to decide on a bootstrap key).
+    async fn count_api_keys(&self) -> StoreResult<u64>;
+}
+
+/// Connected accounts and their sealed tokens.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Inserts or replaces an account of the scoped workspace.
+    async fn put_account(&self, scope: WorkspaceScope, account: &ConnectedAccount) -> StoreResult<()>;
+    /// Reads an account.
+    async fn get_account(&self, scope: AccountScope) -> StoreResult<Option<ConnectedAccount>>;
+    /// The workspace's accounts, paged by id.
+    async fn list_accounts(&self, scope: WorkspaceScope, page: PageRequest) -> StoreResult<Page<ConnectedAccount>>;
+    /// Writes an account's sealed tokens.
+    async fn put_tokens(&self, scope: AccountScope, tokens: &StoredTokens) -> StoreResult<()>;
+    /// Reads an account's sealed tokens.
+    async fn get_tokens(&self, scope: AccountScope) -> StoreResult<Option<StoredTokens>>;
+    /// Deletes an account's tokens.
+    async fn delete_tokens(&self, scope: AccountScope) -> StoreResult<()>;
+}
+
+/// Wrapped per-workspace data keys.
+#[async_trait]
+pub trait KeyringStore: Send + Sync {
+    /// Writes the workspace's wrapped data key.
+    async fn put_data_key(&self, scope: WorkspaceScope, key: &WrappedDataKey) -> StoreResult<()>;
+    /// Reads it.
+    async fn get_data_key(&self, scope: WorkspaceScope) -> StoreResult<Option<WrappedDataKey>>;
+    /// Deletes it: every token sealed under it becomes unrecoverable (crypto-shredding).
+    async fn delete_data_key(&self, scope: WorkspaceScope) -> StoreResult<()>;
+    /// Every wrapped data key, paged (master key rotation).
+    async fn list_data_keys(&self, page: PageRequest) -> StoreResult<Page<WrappedDataKey>>;
+}
+
+/// Posts and their deliveries.
+#[async_trait]
+pub trait PostStore: Send + Sync {
+    /// Writes a post with all its deliveries and their due-index rows in one batch.
+    async fn create_post(&self, scope: WorkspaceScope, post: &Post, deliveries: &[Delivery]) -> StoreResult<()>;
+    /// Replaces a post's record (edits, status changes).
+    async fn update_post(&self, scope: WorkspaceScope, post: &Post) -> StoreResult<()>;
+    /// Reads a post.
+    async fn get_post(&self, scope: WorkspaceScope, id: PostId) -> StoreResult<Option<Post>>;
+    /// Deletes a draft post and its deliveries.
+    async fn delete_post(&self, scope: WorkspaceScope, id: PostId) -> StoreResult<()>;
+    /// The workspace's posts matching `filter`, newest first, paged.
+    async fn list_posts(&self, scope: WorkspaceScope, filter: &PostFilter, page: PageRequest) -> StoreResult<Page<Post>>;
+    /// Finds the post created with this `external_id`.
+    async fn find_post_by_external_id(&self, scope: WorkspaceScope, external_id: &str) -> StoreResult<Option<PostId>>;
+}
+
+/// Deliveries: reads by post and by due time, and compare-and-set transitions.
+#[async_trait]
+pub trait DeliveryStore: Send + Sync {
+    /// Reads one delivery.
+    async fn get_delivery(&self, scope: WorkspaceScope, post_id: PostId, id: DeliveryId) -> StoreResult<Option<Delivery>>;
+    /// A post's deliveries, in id order.
+    async fn list_deliveries_of_post(&self, scope: WorkspaceScope, post_id: PostId) -> StoreResult<Vec<Delivery>>;
+    /// The account's due-index rows with `from <= due_at < to`, in due order, at most `limit`.
+    async fn account_due(&self, scope: AccountScope, from: Timestamp, to: Timestamp, limit: usize) -> StoreResult<Vec<DueRef>>;
+    /// The due-index rows of one (shard, hour bucket), in due order, paged.
+    async fn due_in_bucket(&self, shard: u16, bucket: i64, page: PageRequest) -> StoreResult<Page<DueRef>>;
+    /// Replaces `next` if the stored delivery still has `expected_version`; on success also
+    /// writes a due-index row for `next.due_at` when `next` is not terminal.
+    async fn transition(&self, scope: AccountScope, expected_version: u64, next: &Delivery) -> StoreResult<CasOutcome>;
+}
+
+/// Idempotency records for the public API.
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Claims `key` (already namespaced by the caller) if it is free or expired.
+    async fn claim_idempotency(&self, key: &str, fingerprint: &str, expires_at: Timestamp, now: Timestamp) -> StoreResult<IdempotencyClaim>;
+    /// Stores the final response for a claimed key.
+    async fn complete_idempotency(&self, key: &str, response: &StoredResponse) -> StoreResult<()>;
+    /// Releases a claim whose request did not complete, so it can be retried.
+    async fn release_idempotency(&self, key: &str) -> StoreResult<()>;
+}
+
+/// Browser sessions (hashed ids only).
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Stores a session under its id hash.
+    async fn put_session(&self, session: &Session) -> StoreResult<()>;
+    /// Reads a session by id hash; expired sessions are not returned.
+    async fn get_session(&self, id_hash: &str, now: Timestamp) -> StoreResult<Option<Session>>;
+    /// Deletes one session (logout).
+    async fn delete_session(&self, id_hash: &str) -> StoreResult<()>;
+    /// Deletes every session of a user (erasure, security).
+    async fn delete_sessions_of_user(&self, user_id: UserId) -> StoreResult<()>;
+}
+
+/// Uploaded media metadata.
+#[async_trait]
+pub trait MediaStore: Send + Sync {
+    /// Stores a media record.
+    async fn put_media(&self, scope: WorkspaceScope, media: &MediaMeta) -> StoreResult<()>;
+    /// Reads a media record.
+    async fn get_media(&self, scope: WorkspaceScope, id: MediaId) -> StoreResult<Option<MediaMeta>>;
+    /// Deletes a media record.
+    async fn delete_media(&self, scope: WorkspaceScope, id: MediaId) -> StoreResult<()>;
+    /// The workspace's media, paged by id.
+    async fn list_media(&self, scope: WorkspaceScope, page: PageRequest) -> StoreResult<Page<MediaMeta>>;
+}
+
+/// Schema bookkeeping.
+#[async_trait]
+pub trait MetaStore: Send + Sync {
+    /// Whether the store answers (readiness).
+    async fn ping(&self) -> StoreResult<()>;
+    /// The schema version the store is at (0 for an empty store).
+    async fn schema_version(&self) -> StoreResult<u32>;
+    /// Removes expired TTL rows; returns how many were removed. A no-op where the backend
+    /// expires rows itself.
+    async fn sweep_expired(&self, now: Timestamp) -> StoreResult<u64>;
+}
+
+/// Everything a socialcrm node needs from storage.
+pub trait Store:
+    UserStore
+    + WorkspaceStore
+    + KeyStore
+    + AccountStore
+    + KeyringStore
+    + PostStore
+    + DeliveryStore
+    + IdempotencyStore
+    + SessionStore
+    + MediaStore
+    + MetaStore
+{
+}
+
+impl<T> Store for T where
+    T: UserStore
+        + WorkspaceStore
+        + KeyStore
+        + AccountStore
+        + KeyringStore
+        + PostStore
+        + DeliveryStore
+        + IdempotencyStore
+        + SessionStore
+        + MediaStore
+        + MetaStore
+{
+}
