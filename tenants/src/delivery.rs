@@ -8,6 +8,18 @@
 //!   └──Reschedule            (scheduled | held) ──Cancel──▶ canceled
 //! ```
 //!
+//! The complete graph (every other pair is refused):
+//!
+//! | from | events accepted (→ state) |
+//! |---|---|
+//! | scheduled | Submit → submitting; Hold → held; Reschedule → scheduled; Cancel → canceled; Fail → failed |
+//! | submitting | Accepted → submitting; Publish → published; Unconfirm → unconfirmed; RetryLater → scheduled; Hold → held; Fail → failed |
+//! | unconfirmed | Accepted → unconfirmed; Publish → published; Unconfirm → unconfirmed; RetryLater → scheduled; Fail → failed |
+//! | held | Release → scheduled; Reschedule → scheduled; Hold → held; Cancel → canceled; Fail → failed |
+//! | published, failed, canceled | nothing |
+//!
+//! Only `Submit` counts an attempt.
+//!
 //! `published`, `failed` and `canceled` are terminal. Every accepted event bumps `version`, which
 //! the store uses for compare-and-set, so two writers can never both move the same delivery.
 
@@ -207,7 +219,11 @@ impl Delivery {
     ///
     /// # Errors
     /// [`IllegalTransition`] when the event is not allowed from the current state.
-    pub fn apply(&self, event: &DeliveryEvent, now: Timestamp) -> Result<Delivery, IllegalTransition> {
+    pub fn apply(
+        &self,
+        event: &DeliveryEvent,
+        now: Timestamp,
+    ) -> Result<Delivery, IllegalTransition> {
         use DeliveryEvent as E;
         use DeliveryState as S;
         let refuse = || IllegalTransition {
@@ -275,3 +291,7 @@ impl Delivery {
         Ok(next)
     }
 }
+
+#[cfg(test)]
+#[path = "delivery_tests.rs"]
+mod tests;

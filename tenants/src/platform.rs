@@ -1,5 +1,5 @@
 //! The social networks the publishing partner serves. The per-network rules (limits, quotas,
-//! token lifetimes) live in [`crate::rules`] as data.
+//! token lifetimes) live in [`crate::rules`](mod@crate::rules) as data.
 
 use std::fmt;
 use std::str::FromStr;
@@ -80,7 +80,9 @@ impl fmt::Display for Platform {
 
 /// A platform name that is not one of [`Platform::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown platform `{0}`; expected one of x, linkedin, instagram, threads, bluesky, facebook, tiktok, youtube, pinterest, google_business, vimeo, reddit")]
+#[error(
+    "unknown platform `{0}`; expected one of x, linkedin, instagram, threads, bluesky, facebook, tiktok, youtube, pinterest, google_business, vimeo, reddit"
+)]
 pub struct UnknownPlatform(pub String);
 
 impl FromStr for Platform {

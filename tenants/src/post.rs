@@ -112,3 +112,106 @@ pub fn post_status_from(states: &[DeliveryState]) -> PostStatus {
         _ => PostStatus::PartiallyPublished,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use DeliveryState as D;
+
+    #[test]
+    fn test_all_published_is_published() {
+        assert_eq!(
+            post_status_from(&[D::Published, D::Published]),
+            PostStatus::Published
+        );
+    }
+
+    #[test]
+    fn test_some_published_some_failed_is_partially_published() {
+        assert_eq!(
+            post_status_from(&[D::Published, D::Failed]),
+            PostStatus::PartiallyPublished
+        );
+        assert_eq!(
+            post_status_from(&[D::Published, D::Canceled]),
+            PostStatus::PartiallyPublished
+        );
+    }
+
+    #[test]
+    fn test_nothing_published_and_a_failure_is_failed() {
+        assert_eq!(
+            post_status_from(&[D::Failed, D::Canceled]),
+            PostStatus::Failed
+        );
+        assert_eq!(post_status_from(&[D::Failed]), PostStatus::Failed);
+    }
+
+    #[test]
+    fn test_all_canceled_is_canceled() {
+        assert_eq!(
+            post_status_from(&[D::Canceled, D::Canceled]),
+            PostStatus::Canceled
+        );
+    }
+
+    #[test]
+    fn test_in_flight_or_partly_done_is_publishing() {
+        assert_eq!(
+            post_status_from(&[D::Scheduled, D::Submitting]),
+            PostStatus::Publishing
+        );
+        assert_eq!(
+            post_status_from(&[D::Unconfirmed, D::Published]),
+            PostStatus::Publishing
+        );
+        assert_eq!(
+            post_status_from(&[D::Published, D::Scheduled]),
+            PostStatus::Publishing
+        );
+    }
+
+    #[test]
+    fn test_waiting_deliveries_are_scheduled() {
+        assert_eq!(post_status_from(&[]), PostStatus::Scheduled);
+        assert_eq!(
+            post_status_from(&[D::Scheduled, D::Held]),
+            PostStatus::Scheduled
+        );
+        assert_eq!(
+            post_status_from(&[D::Held, D::Failed]),
+            PostStatus::Scheduled
+        );
+    }
+
+    #[test]
+    fn test_caption_for_prefers_variant() {
+        let mut variants = BTreeMap::new();
+        variants.insert(
+            Platform::X,
+            Variant {
+                caption: Some("short".into()),
+            },
+        );
+        let now: Timestamp = "2026-05-01T00:00:00Z".parse().unwrap();
+        let post = Post {
+            id: PostId::new(),
+            workspace_id: WorkspaceId::new(),
+            caption: "long caption".into(),
+            variants,
+            media_ids: vec![],
+            media_urls: vec![],
+            first_comment: None,
+            account_ids: vec![],
+            status: PostStatus::Draft,
+            scheduled_at: None,
+            timezone: "UTC".into(),
+            external_id: None,
+            created_by: None,
+            created_at: now,
+            updated_at: now,
+        };
+        assert_eq!(post.caption_for(Platform::X), "short");
+        assert_eq!(post.caption_for(Platform::Linkedin), "long caption");
+    }
+}
