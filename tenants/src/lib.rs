@@ -13,6 +13,7 @@ pub mod rules;
 pub mod schedule;
 pub mod validation;
 pub mod vault;
+pub mod webhook_signature;
 pub mod workspace;
 
 pub use account::{AccountStatus, ConnectedAccount};
