@@ -1,0 +1,266 @@
+//! Post commands on [`EngineHandle`]: create (single and batch), edit, cancel, delete, publish
+//! now, read. Each writes the store first and then tells the account actors about deliveries
+//! that fall in their window.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use schema::{DueRef, WorkspaceScope};
+use tenants::{
+    AccountId, AccountStatus, Delivery, DeliveryEvent, DeliveryId, DeliveryState, FieldError, Post,
+    PostId, PostStatus,
+};
+
+use crate::api::{EngineHandle, NewPost, PostView};
+use crate::error::EngineError;
+use crate::workspace::WorkspaceMsg;
+
+fn not_found(id: PostId) -> EngineError {
+    EngineError::NotFound {
+        kind: "post",
+        id: id.to_string(),
+    }
+}
+
+impl EngineHandle {
+    /// Creates a post and its deliveries (none for a draft), then schedules them.
+    ///
+    /// # Errors
+    /// [`EngineError::Validation`] for bad content, time or accounts; [`EngineError::NotFound`]
+    /// for an unknown workspace.
+    pub async fn create_post(
+        &self,
+        scope: WorkspaceScope,
+        new: NewPost,
+    ) -> Result<PostView, EngineError> {
+        let mut views = self.create_posts(scope, vec![new]).await?;
+        views
+            .pop()
+            .ok_or_else(|| EngineError::Unavailable("post not created".into()))
+    }
+
+    /// Creates many posts (CSV import). Each post is written with its deliveries in one batch.
+    ///
+    /// # Errors
+    /// As [`EngineHandle::create_post`]; posts before the failing one stay created.
+    pub async fn create_posts(
+        &self,
+        scope: WorkspaceScope,
+        new: Vec<NewPost>,
+    ) -> Result<Vec<PostView>, EngineError> {
+        self.ensure_ready()?;
+        let ctx = &self.inner.ctx;
+        let ws = ctx
+            .store
+            .get_workspace(scope)
+            .await?
+            .ok_or_else(|| EngineError::NotFound {
+                kind: "workspace",
+                id: scope.workspace_id().to_string(),
+            })?;
+        let mut views = Vec::with_capacity(new.len());
+        let mut due: BTreeMap<AccountId, Vec<DueRef>> = BTreeMap::new();
+        for n in new {
+            let now = ctx.now();
+            let mut errors = Vec::new();
+            if !matches!(n.status, PostStatus::Draft | PostStatus::Scheduled) {
+                errors.push(FieldError::new(
+                    "status",
+                    "a new post must be draft or scheduled",
+                ));
+            }
+            if n.status == PostStatus::Scheduled && n.account_ids.is_empty() {
+                errors.push(FieldError::new(
+                    "account_ids",
+                    "choose at least one account",
+                ));
+            }
+            let mut accounts = Vec::new();
+            for (i, id) in n.account_ids.iter().enumerate() {
+                match ctx.store.get_account(scope.account(*id)).await? {
+                    Some(a) if a.status != AccountStatus::Disconnected => accounts.push(a),
+                    _ => errors.push(FieldError::new(
+                        format!("account_ids[{i}]"),
+                        "no connected account with this id",
+                    )),
+                }
+            }
+            let platforms: Vec<_> = accounts.iter().map(|a| a.platform).collect();
+            let media: Vec<_> = n
+                .media_urls
+                .iter()
+                .filter_map(|u| tenants::rules::MediaKind::from_extension(u))
+                .collect();
+            errors.extend(tenants::validate_post_content(
+                &n.caption,
+                &n.variants,
+                &media,
+                &platforms,
+            ));
+            let (due_at, timezone) = match &n.schedule {
+                None => (None, ws.timezone.clone()),
+                Some(input) => match tenants::resolve(input, &ws.timezone) {
+                    Ok(at) => {
+                        let tz = match input {
+                            tenants::ScheduleInput::Local { timezone, .. }
+                                if !timezone.is_empty() =>
+                            {
+                                timezone.clone()
+                            }
+                            _ => ws.timezone.clone(),
+                        };
+                        (Some(at), tz)
+                    }
+                    Err(e) => {
+                        errors.push(FieldError::new("schedule", e.to_string()));
+                        (None, ws.timezone.clone())
+                    }
+                },
+            };
+            if !errors.is_empty() {
+                return Err(EngineError::Validation(errors));
+            }
+            let post = Post {
+                id: PostId::new(),
+                workspace_id: scope.workspace_id(),
+                caption: n.caption,
+                variants: n.variants,
+                media_ids: n.media_ids,
+                media_urls: n.media_urls,
+                first_comment: n.first_comment,
+                account_ids: n.account_ids,
+                status: n.status,
+                scheduled_at: due_at,
+                timezone,
+                external_id: n.external_id,
+                created_by: n.created_by,
+                created_at: now,
+                updated_at: now,
+            };
+            let deliveries = if post.status == PostStatus::Scheduled {
+                new_deliveries(&post, &accounts, due_at.unwrap_or(now), now)
+            } else {
+                Vec::new()
+            };
+            ctx.store.create_post(scope, &post, &deliveries).await?;
+            for d in &deliveries {
+                due.entry(d.account_id).or_default().push(due_ref(d));
+            }
+            views.push(PostView { post, deliveries });
+        }
+        self.schedule(scope, due).await;
+        Ok(views)
+    }
+
+    /// Reads a post with its deliveries.
+    ///
+    /// # Errors
+    /// [`EngineError::NotFound`] for an unknown post.
+    pub async fn get_post(
+        &self,
+        scope: WorkspaceScope,
+        id: PostId,
+    ) -> Result<PostView, EngineError> {
+        let ctx = &self.inner.ctx;
+        let post = ctx
+            .store
+            .get_post(scope, id)
+            .await?
+            .ok_or_else(|| not_found(id))?;
+        let deliveries = ctx.store.list_deliveries_of_post(scope, id).await?;
+        Ok(PostView { post, deliveries })
+    }
+
+    pub(crate) async fn move_delivery(
+        &self,
+        scope: WorkspaceScope,
+        d: &Delivery,
+        event: DeliveryEvent,
+    ) -> Result<Delivery, EngineError> {
+        let ctx = &self.inner.ctx;
+        let next = d
+            .apply(&event, ctx.now())
+            .map_err(|e| EngineError::Conflict(e.to_string()))?;
+        match ctx
+            .store
+            .transition(scope.account(d.account_id), d.version, &next)
+            .await?
+        {
+            schema::CasOutcome::Applied => Ok(next),
+            schema::CasOutcome::Conflict(_) => Err(EngineError::Conflict(
+                "a delivery changed meanwhile; read the post and try again".into(),
+            )),
+        }
+    }
+
+    /// Tells the account actors about deliveries in their window.
+    pub(crate) async fn schedule(
+        &self,
+        scope: WorkspaceScope,
+        due: BTreeMap<AccountId, Vec<DueRef>>,
+    ) {
+        let horizon = self.inner.ctx.now() + self.inner.ctx.tuning.window;
+        let due: Vec<_> = due
+            .into_iter()
+            .map(|(a, refs)| {
+                (
+                    a,
+                    refs.into_iter()
+                        .filter(|r| r.due_at < horizon)
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .filter(|(_, refs)| !refs.is_empty())
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        let Ok(ws) = self.inner.root.workspace(scope).await else {
+            return;
+        };
+        for (account_id, refs) in due {
+            ws.send(WorkspaceMsg::Schedule { account_id, refs });
+        }
+    }
+}
+
+pub(crate) fn new_deliveries(
+    post: &Post,
+    accounts: &[tenants::ConnectedAccount],
+    due_at: Timestamp,
+    now: Timestamp,
+) -> Vec<Delivery> {
+    accounts
+        .iter()
+        .map(|a| {
+            let id = DeliveryId::new();
+            Delivery {
+                id,
+                workspace_id: post.workspace_id,
+                post_id: post.id,
+                account_id: a.id,
+                platform: a.platform,
+                state: DeliveryState::Scheduled,
+                idempotency_key: id.to_string(),
+                attempts: 0,
+                due_at,
+                partner_post_id: None,
+                platform_post_id: None,
+                published_at: None,
+                last_error: None,
+                version: 0,
+                updated_at: now,
+            }
+        })
+        .collect()
+}
+
+pub(crate) fn due_ref(d: &Delivery) -> DueRef {
+    DueRef {
+        due_at: d.due_at,
+        delivery_id: d.id,
+        workspace_id: d.workspace_id,
+        account_id: d.account_id,
+        post_id: d.post_id,
+    }
+}

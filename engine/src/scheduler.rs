@@ -1,0 +1,174 @@
+//! Activation: the scheduler wakes only the account actors that have work in the next window, so
+//! idle accounts cost nothing in memory. It scans the due index (`due_by_bucket`) shard by shard
+//! (one node owns all shards on the embedded store) over the hour buckets of
+//! `[now - sweep_lookback, now + window)`, and tells each workspace actor to activate the
+//! accounts found. At start-up a recovery pass activates every account with any due, non-terminal
+//! delivery, including ones a crash left in `submitting`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering;
+
+use jiff::Timestamp;
+use schema::{NUM_SHARDS, PageRequest, WorkspaceScope, hour_bucket};
+use tenants::{AccountId, AccountStatus, DeliveryId, WorkspaceId};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::context::Ctx;
+use crate::engine::RootHandle;
+use crate::error::EngineError;
+use crate::workspace::WorkspaceMsg;
+
+const PAGE: usize = 1000;
+
+/// The scheduler's memory of due rows already handed to an actor, so an idle account is not
+/// woken again for the same row.
+#[derive(Debug, Default)]
+pub struct Scheduler {
+    seen: HashMap<DeliveryId, Timestamp>,
+}
+
+impl Scheduler {
+    /// Scans the due window once and activates the accounts with new due rows. Returns how many
+    /// accounts were activated.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn scan(&mut self, ctx: &Ctx, root: &RootHandle) -> Result<usize, EngineError> {
+        let now = ctx.now();
+        let from = now - ctx.tuning.sweep_lookback;
+        let to = now + ctx.tuning.window;
+        self.seen.retain(|_, at| *at >= from);
+        let mut wake: BTreeMap<WorkspaceId, BTreeMap<AccountId, Timestamp>> = BTreeMap::new();
+        for shard in 0..NUM_SHARDS {
+            for bucket in hour_bucket(from)..=hour_bucket(to) {
+                let mut page = PageRequest::first(PAGE);
+                loop {
+                    let rows = ctx.store.due_in_bucket(shard, bucket, page.clone()).await?;
+                    for r in rows
+                        .items
+                        .iter()
+                        .filter(|r| r.due_at >= from && r.due_at < to)
+                    {
+                        if self.seen.insert(r.delivery_id, r.due_at) == Some(r.due_at) {
+                            continue;
+                        }
+                        let earliest = wake
+                            .entry(r.workspace_id)
+                            .or_default()
+                            .entry(r.account_id)
+                            .or_insert(r.due_at);
+                        *earliest = (*earliest).min(r.due_at);
+                    }
+                    match rows.next_cursor {
+                        Some(c) => page.cursor = Some(c),
+                        None => break,
+                    }
+                }
+            }
+        }
+        ctx.board.num_scans.fetch_add(1, Ordering::Relaxed);
+        let mut num = 0;
+        for (ws, accounts) in wake {
+            let Ok(handle) = root.workspace(WorkspaceScope::authorized(ws)).await else {
+                continue;
+            };
+            for (account_id, earliest) in accounts {
+                num += 1;
+                handle.send(WorkspaceMsg::Activate {
+                    account_id,
+                    from: earliest.min(from),
+                });
+            }
+        }
+        Ok(num)
+    }
+}
+
+/// The start-up recovery pass: activates every account of every workspace that has a due row in
+/// `[epoch, now + window)`. The actor then loads and acts on what is really due and not terminal.
+///
+/// # Errors
+/// Store failures.
+pub async fn recover(ctx: &Ctx, root: &RootHandle) -> Result<usize, EngineError> {
+    let to = ctx.now() + ctx.tuning.window;
+    let mut num = 0;
+    let mut page = PageRequest::first(PAGE);
+    loop {
+        let workspaces = ctx.store.list_all_workspaces(page.clone()).await?;
+        for ws in &workspaces.items {
+            let scope = WorkspaceScope::authorized(ws.id);
+            let mut accounts_page = PageRequest::first(PAGE);
+            let mut handle = None;
+            loop {
+                let accounts = ctx
+                    .store
+                    .list_accounts(scope, accounts_page.clone())
+                    .await?;
+                for a in accounts
+                    .items
+                    .iter()
+                    .filter(|a| a.status != AccountStatus::Disconnected)
+                {
+                    let due = ctx
+                        .store
+                        .account_due(scope.account(a.id), Timestamp::UNIX_EPOCH, to, 1)
+                        .await?;
+                    if due.is_empty() {
+                        continue;
+                    }
+                    if handle.is_none() {
+                        handle = root.workspace(scope).await.ok();
+                    }
+                    if let Some(h) = &handle {
+                        num += 1;
+                        h.send(WorkspaceMsg::Activate {
+                            account_id: a.id,
+                            from: Timestamp::UNIX_EPOCH,
+                        });
+                    }
+                }
+                match accounts.next_cursor {
+                    Some(c) => accounts_page.cursor = Some(c),
+                    None => break,
+                }
+            }
+        }
+        match workspaces.next_cursor {
+            Some(c) => page.cursor = Some(c),
+            None => break,
+        }
+    }
+    tracing::info!(num_accounts = num, "recovery pass activated accounts");
+    Ok(num)
+}
+
+/// Runs the periodic sweep until `cancel`: every `scan_interval`, and at once for each request on
+/// `scan_rx` (answered when that scan is done). The loop owns the scheduler, so scans never overlap
+/// and no lock is needed.
+pub fn run(
+    ctx: Ctx,
+    root: RootHandle,
+    mut scan_rx: mpsc::Receiver<oneshot::Sender<()>>,
+    cancel: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    crate::runtime::spawn(async move {
+        let mut scheduler = Scheduler::default();
+        loop {
+            let done_tx = tokio::select! {
+                () = cancel.cancelled() => break,
+                () = tokio::time::sleep(ctx.tuning.scan_interval) => None,
+                req = scan_rx.recv() => match req {
+                    Some(done_tx) => Some(done_tx),
+                    None => break,
+                },
+            };
+            if let Err(e) = scheduler.scan(&ctx, &root).await {
+                tracing::warn!(error = %e, "due-window scan failed");
+            }
+            if let Some(done_tx) = done_tx {
+                let _ = done_tx.send(());
+            }
+        }
+    })
+}

@@ -1,0 +1,90 @@
+//! Quota: an Instagram account that used up its 24 h publishing quota holds the next delivery
+//! (never fails it) until the window opens, then publishes it.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Env, env, post_at, run_until, start_time};
+use jiff::SignedDuration;
+use tenants::{DeliveryState, Platform};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_instagram_quota_holds_then_publishes_when_window_opens() -> anyhow::Result<()> {
+    let env = env(|_| {}).await?;
+    let engine = env.start(Env::tuning()).await?;
+    let h = engine.handle();
+    let scope = env.workspace().await?;
+    let account = h
+        .connect_account(scope, env.grant(Platform::Instagram).await?)
+        .await?
+        .id;
+    let quota = tenants::rules(Platform::Instagram).quotas[0].count as usize;
+    let mut posts = Vec::new();
+    for i in 0..=quota {
+        let at = start_time() + SignedDuration::from_secs(10 + i as i64);
+        let mut new = post_at(&format!("ig {i}"), vec![account], at);
+        new.media_urls = vec!["https://cdn.example.com/photo.jpg".into()];
+        posts.push(h.create_post(scope, new).await?.post.id);
+    }
+    let states = || async {
+        let mut v = Vec::new();
+        for id in &posts {
+            v.extend(h.get_post(scope, *id).await.unwrap().deliveries);
+        }
+        v
+    };
+    let held = run_until(
+        &env,
+        &h,
+        SignedDuration::from_secs(5),
+        Duration::from_secs(20),
+        || async {
+            let ds = states().await;
+            ds.iter()
+                .filter(|d| d.state == DeliveryState::Published)
+                .count()
+                == quota
+                && ds.iter().any(|d| d.state == DeliveryState::Held)
+        },
+    )
+    .await;
+    assert!(held, "quota did not hold the extra delivery");
+    let ds = states().await;
+    let waiting = ds
+        .iter()
+        .find(|d| d.state == DeliveryState::Held)
+        .unwrap()
+        .clone();
+    let reason = waiting.last_error.clone().unwrap();
+    assert_eq!(reason.code, "quota_exhausted");
+    let opens_at = waiting.due_at;
+    assert!(
+        opens_at > env.clock_now(),
+        "held without a future retry time"
+    );
+
+    let done = run_until(
+        &env,
+        &h,
+        SignedDuration::from_mins(5),
+        Duration::from_secs(20),
+        || async {
+            states()
+                .await
+                .iter()
+                .all(|d| d.state == DeliveryState::Published)
+        },
+    )
+    .await;
+    assert!(done, "held delivery never published");
+    let published = states()
+        .await
+        .into_iter()
+        .find(|d| d.id == waiting.id)
+        .unwrap();
+    assert!(published.published_at.unwrap() >= opens_at);
+    assert_eq!(env.sandbox.ledger().len(), quota + 1);
+    engine.shutdown().await;
+    Ok(())
+}
