@@ -1,7 +1,7 @@
 //! Store errors, shared by every backend.
 
 /// What can go wrong in a store call.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The store URL could not be understood.
     #[error("invalid store url `{url}`: {reason}")]
@@ -18,7 +18,9 @@ pub enum StoreError {
     #[error("store is corrupt: {0}")]
     Corrupt(String),
     /// The store's schema is older or newer than this binary understands.
-    #[error("store schema is at version {found}, this binary needs {expected}; run `socialcrm migrate`")]
+    #[error(
+        "store schema is at version {found}, this binary needs {expected}; run `socialcrm migrate`"
+    )]
     SchemaVersion {
         /// What the store holds.
         found: u32,
@@ -45,6 +47,12 @@ pub enum StoreError {
     /// A cursor given by a caller is not one this store issued.
     #[error("invalid cursor")]
     InvalidCursor,
+    /// A row handed to a scoped call belongs to another workspace or account than the scope.
+    #[error("{table} row is outside the caller's scope")]
+    OutOfScope {
+        /// The table the row was meant for.
+        table: &'static str,
+    },
     /// Any other backend failure.
     #[error("store backend error: {0}")]
     Backend(String),

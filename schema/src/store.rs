@@ -138,7 +138,11 @@ pub trait UserStore: Send + Sync {
     /// Reads a user by id.
     async fn get_user(&self, id: UserId) -> StoreResult<Option<User>>;
     /// Finds the user with this provider identity.
-    async fn find_user_by_subject(&self, provider: Provider, subject: &str) -> StoreResult<Option<User>>;
+    async fn find_user_by_subject(
+        &self,
+        provider: Provider,
+        subject: &str,
+    ) -> StoreResult<Option<User>>;
     /// Every user, paged (notices, admin).
     async fn list_users(&self, page: PageRequest) -> StoreResult<Page<User>>;
 }
@@ -151,17 +155,33 @@ pub trait WorkspaceStore: Send + Sync {
     /// Reads the scoped workspace.
     async fn get_workspace(&self, scope: WorkspaceScope) -> StoreResult<Option<Workspace>>;
     /// Replaces the scoped workspace's record.
-    async fn update_workspace(&self, scope: WorkspaceScope, workspace: &Workspace) -> StoreResult<()>;
+    async fn update_workspace(
+        &self,
+        scope: WorkspaceScope,
+        workspace: &Workspace,
+    ) -> StoreResult<()>;
     /// Every workspace, paged (engine start-up, purge worker).
     async fn list_all_workspaces(&self, page: PageRequest) -> StoreResult<Page<Workspace>>;
     /// Inserts or replaces a membership (both lookup directions).
-    async fn put_membership(&self, scope: WorkspaceScope, membership: &Membership) -> StoreResult<()>;
+    async fn put_membership(
+        &self,
+        scope: WorkspaceScope,
+        membership: &Membership,
+    ) -> StoreResult<()>;
     /// Removes a membership.
     async fn delete_membership(&self, scope: WorkspaceScope, user_id: UserId) -> StoreResult<()>;
     /// A user's membership of the scoped workspace.
-    async fn get_membership(&self, scope: WorkspaceScope, user_id: UserId) -> StoreResult<Option<Membership>>;
+    async fn get_membership(
+        &self,
+        scope: WorkspaceScope,
+        user_id: UserId,
+    ) -> StoreResult<Option<Membership>>;
     /// The scoped workspace's members, paged.
-    async fn list_members(&self, scope: WorkspaceScope, page: PageRequest) -> StoreResult<Page<Membership>>;
+    async fn list_members(
+        &self,
+        scope: WorkspaceScope,
+        page: PageRequest,
+    ) -> StoreResult<Page<Membership>>;
     /// The workspaces a user belongs to.
     async fn list_memberships_of_user(&self, user_id: UserId) -> StoreResult<Vec<Membership>>;
 }
@@ -189,11 +209,19 @@ pub trait KeyStore: Send + Sync {
 #[async_trait]
 pub trait AccountStore: Send + Sync {
     /// Inserts or replaces an account of the scoped workspace.
-    async fn put_account(&self, scope: WorkspaceScope, account: &ConnectedAccount) -> StoreResult<()>;
+    async fn put_account(
+        &self,
+        scope: WorkspaceScope,
+        account: &ConnectedAccount,
+    ) -> StoreResult<()>;
     /// Reads an account.
     async fn get_account(&self, scope: AccountScope) -> StoreResult<Option<ConnectedAccount>>;
     /// The workspace's accounts, paged by id.
-    async fn list_accounts(&self, scope: WorkspaceScope, page: PageRequest) -> StoreResult<Page<ConnectedAccount>>;
+    async fn list_accounts(
+        &self,
+        scope: WorkspaceScope,
+        page: PageRequest,
+    ) -> StoreResult<Page<ConnectedAccount>>;
     /// Writes an account's sealed tokens.
     async fn put_tokens(&self, scope: AccountScope, tokens: &StoredTokens) -> StoreResult<()>;
     /// Reads an account's sealed tokens.
@@ -207,6 +235,15 @@ pub trait AccountStore: Send + Sync {
 pub trait KeyringStore: Send + Sync {
     /// Writes the workspace's wrapped data key.
     async fn put_data_key(&self, scope: WorkspaceScope, key: &WrappedDataKey) -> StoreResult<()>;
+    /// Stores `key` only if the workspace has no data key yet, and returns the key stored
+    /// afterwards: `key` itself, or the one a concurrent creator stored first. Two nodes
+    /// creating a workspace's first key at once therefore agree on one key (ScyllaDB: a
+    /// lightweight transaction, `IF NOT EXISTS`; embedded: checked inside the single writer).
+    async fn create_data_key(
+        &self,
+        scope: WorkspaceScope,
+        key: &WrappedDataKey,
+    ) -> StoreResult<WrappedDataKey>;
     /// Reads it.
     async fn get_data_key(&self, scope: WorkspaceScope) -> StoreResult<Option<WrappedDataKey>>;
     /// Deletes it: every token sealed under it becomes unrecoverable (crypto-shredding).
@@ -219,7 +256,12 @@ pub trait KeyringStore: Send + Sync {
 #[async_trait]
 pub trait PostStore: Send + Sync {
     /// Writes a post with all its deliveries and their due-index rows in one batch.
-    async fn create_post(&self, scope: WorkspaceScope, post: &Post, deliveries: &[Delivery]) -> StoreResult<()>;
+    async fn create_post(
+        &self,
+        scope: WorkspaceScope,
+        post: &Post,
+        deliveries: &[Delivery],
+    ) -> StoreResult<()>;
     /// Replaces a post's record (edits, status changes).
     async fn update_post(&self, scope: WorkspaceScope, post: &Post) -> StoreResult<()>;
     /// Reads a post.
@@ -227,32 +269,72 @@ pub trait PostStore: Send + Sync {
     /// Deletes a draft post and its deliveries.
     async fn delete_post(&self, scope: WorkspaceScope, id: PostId) -> StoreResult<()>;
     /// The workspace's posts matching `filter`, newest first, paged.
-    async fn list_posts(&self, scope: WorkspaceScope, filter: &PostFilter, page: PageRequest) -> StoreResult<Page<Post>>;
+    async fn list_posts(
+        &self,
+        scope: WorkspaceScope,
+        filter: &PostFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<Post>>;
     /// Finds the post created with this `external_id`.
-    async fn find_post_by_external_id(&self, scope: WorkspaceScope, external_id: &str) -> StoreResult<Option<PostId>>;
+    async fn find_post_by_external_id(
+        &self,
+        scope: WorkspaceScope,
+        external_id: &str,
+    ) -> StoreResult<Option<PostId>>;
 }
 
 /// Deliveries: reads by post and by due time, and compare-and-set transitions.
 #[async_trait]
 pub trait DeliveryStore: Send + Sync {
     /// Reads one delivery.
-    async fn get_delivery(&self, scope: WorkspaceScope, post_id: PostId, id: DeliveryId) -> StoreResult<Option<Delivery>>;
+    async fn get_delivery(
+        &self,
+        scope: WorkspaceScope,
+        post_id: PostId,
+        id: DeliveryId,
+    ) -> StoreResult<Option<Delivery>>;
     /// A post's deliveries, in id order.
-    async fn list_deliveries_of_post(&self, scope: WorkspaceScope, post_id: PostId) -> StoreResult<Vec<Delivery>>;
+    async fn list_deliveries_of_post(
+        &self,
+        scope: WorkspaceScope,
+        post_id: PostId,
+    ) -> StoreResult<Vec<Delivery>>;
     /// The account's due-index rows with `from <= due_at < to`, in due order, at most `limit`.
-    async fn account_due(&self, scope: AccountScope, from: Timestamp, to: Timestamp, limit: usize) -> StoreResult<Vec<DueRef>>;
+    async fn account_due(
+        &self,
+        scope: AccountScope,
+        from: Timestamp,
+        to: Timestamp,
+        limit: usize,
+    ) -> StoreResult<Vec<DueRef>>;
     /// The due-index rows of one (shard, hour bucket), in due order, paged.
-    async fn due_in_bucket(&self, shard: u16, bucket: i64, page: PageRequest) -> StoreResult<Page<DueRef>>;
+    async fn due_in_bucket(
+        &self,
+        shard: u16,
+        bucket: i64,
+        page: PageRequest,
+    ) -> StoreResult<Page<DueRef>>;
     /// Replaces `next` if the stored delivery still has `expected_version`; on success also
     /// writes a due-index row for `next.due_at` when `next` is not terminal.
-    async fn transition(&self, scope: AccountScope, expected_version: u64, next: &Delivery) -> StoreResult<CasOutcome>;
+    async fn transition(
+        &self,
+        scope: AccountScope,
+        expected_version: u64,
+        next: &Delivery,
+    ) -> StoreResult<CasOutcome>;
 }
 
 /// Idempotency records for the public API.
 #[async_trait]
 pub trait IdempotencyStore: Send + Sync {
     /// Claims `key` (already namespaced by the caller) if it is free or expired.
-    async fn claim_idempotency(&self, key: &str, fingerprint: &str, expires_at: Timestamp, now: Timestamp) -> StoreResult<IdempotencyClaim>;
+    async fn claim_idempotency(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<IdempotencyClaim>;
     /// Stores the final response for a claimed key.
     async fn complete_idempotency(&self, key: &str, response: &StoredResponse) -> StoreResult<()>;
     /// Releases a claim whose request did not complete, so it can be retried.
@@ -278,11 +360,16 @@ pub trait MediaStore: Send + Sync {
     /// Stores a media record.
     async fn put_media(&self, scope: WorkspaceScope, media: &MediaMeta) -> StoreResult<()>;
     /// Reads a media record.
-    async fn get_media(&self, scope: WorkspaceScope, id: MediaId) -> StoreResult<Option<MediaMeta>>;
+    async fn get_media(&self, scope: WorkspaceScope, id: MediaId)
+    -> StoreResult<Option<MediaMeta>>;
     /// Deletes a media record.
     async fn delete_media(&self, scope: WorkspaceScope, id: MediaId) -> StoreResult<()>;
     /// The workspace's media, paged by id.
-    async fn list_media(&self, scope: WorkspaceScope, page: PageRequest) -> StoreResult<Page<MediaMeta>>;
+    async fn list_media(
+        &self,
+        scope: WorkspaceScope,
+        page: PageRequest,
+    ) -> StoreResult<Page<MediaMeta>>;
 }
 
 /// Schema bookkeeping.
@@ -310,6 +397,12 @@ pub trait Store:
     + SessionStore
     + MediaStore
     + MetaStore
+    + crate::store_erasure::ErasureStore
+    + crate::store_privacy::AuditStore
+    + crate::store_privacy::ExportStore
+    + crate::store_privacy::NoticeStore
+    + crate::store_webhooks::WebhookStore
+    + crate::store_analytics::AnalyticsStore
 {
 }
 
@@ -325,5 +418,11 @@ impl<T> Store for T where
         + SessionStore
         + MediaStore
         + MetaStore
+        + crate::store_erasure::ErasureStore
+        + crate::store_privacy::AuditStore
+        + crate::store_privacy::ExportStore
+        + crate::store_privacy::NoticeStore
+        + crate::store_webhooks::WebhookStore
+        + crate::store_analytics::AnalyticsStore
 {
 }

@@ -1,0 +1,245 @@
+//! The import report (the endpoint's response body) and the driver that runs an import through
+//! a store-backed [`ImportSink`].
+//!
+//! [`run_import`] reads the upload twice, so that neither mode needs the rows in memory:
+//! 1. validate every row, and ask the sink which rows were already imported; a dry run stops
+//!    here, and so does an all-or-nothing import with an invalid row, or any refused upload
+//!    (limits are hit in this pass, before anything is created);
+//! 2. read again and create the valid rows not yet imported, in batches.
+//!
+//! The caller makes the upload re-readable (spooled to a temporary file, bounded by
+//! `max_bytes`). The sink is blocking: run the import in `spawn_blocking` and bridge to the
+//! async store with `Handle::block_on`.
+
+use std::io::Read;
+
+use serde::{Deserialize, Serialize};
+use tenants::{ImportId, PostId};
+
+use super::accounts::AccountDirectory;
+use super::reader::parse_rows;
+use super::{ImportError, ImportMode, ImportOptions, RowError, ValidRow};
+
+/// Rows looked up and created together.
+pub const BATCH_ROWS: usize = 500;
+/// The most entries `errors` and `already_imported` list; counts go on beyond.
+pub const MAX_REPORTED: usize = 1_000;
+
+/// A store failure, kept for the log; the report only says that saving failed.
+pub type SinkError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Where valid rows go. Implemented over the store by the endpoint.
+pub trait ImportSink {
+    /// For each dedup key ([`ValidRow::dedup_key`], the `external_id` of imported posts), the
+    /// post already holding it in this workspace.
+    ///
+    /// # Errors
+    /// A store failure.
+    fn find_imported(&mut self, keys: &[String]) -> Result<Vec<Option<PostId>>, SinkError>;
+
+    /// Creates one post per row (none of them already imported) and returns their ids. The
+    /// store should refuse a duplicate `external_id` itself, to close the race between two
+    /// uploads of one file.
+    ///
+    /// # Errors
+    /// A store failure.
+    fn create(&mut self, rows: &[ValidRow]) -> Result<Vec<PostId>, SinkError>;
+}
+
+/// Where an import stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportStatus {
+    /// Accepted, waiting for the job runner.
+    Queued,
+    /// Being validated or created.
+    Running,
+    /// Every row valid: all were created (or would be, in a dry run), except those already
+    /// imported.
+    Succeeded,
+    /// Valid-rows mode: the valid rows were created (or would be), the invalid ones reported.
+    Partial,
+    /// Nothing was created: an invalid row in all-or-nothing mode, no valid row, or a refused
+    /// upload.
+    Failed,
+}
+
+/// A valid row whose post already exists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlreadyImported {
+    /// The spreadsheet row.
+    pub row: u64,
+    /// Its dedup key.
+    pub key: String,
+    /// The existing post.
+    pub post_id: PostId,
+}
+
+/// The response to an import: counts, and every problem with its row and column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportReport {
+    /// The import's id.
+    pub id: ImportId,
+    /// Where it stands.
+    pub status: ImportStatus,
+    /// Whether this was only a validation.
+    pub dry_run: bool,
+    /// Non-blank data rows read.
+    pub rows_total: u64,
+    /// Rows that passed every check (already imported ones included).
+    pub rows_valid: u64,
+    /// Rows with at least one problem.
+    pub rows_invalid: u64,
+    /// Posts created by this import.
+    pub posts_created: u64,
+    /// Problems, by row then column (at most [`MAX_REPORTED`]). Row-1 entries about unknown
+    /// columns are notices: they do not make the import fail.
+    pub errors: Vec<RowError>,
+    /// Valid rows skipped because their post exists (at most [`MAX_REPORTED`]).
+    pub already_imported: Vec<AlreadyImported>,
+}
+
+impl ImportReport {
+    /// An empty report for a running import.
+    pub fn new(id: ImportId, dry_run: bool) -> Self {
+        Self {
+            id,
+            status: ImportStatus::Running,
+            dry_run,
+            rows_total: 0,
+            rows_valid: 0,
+            rows_invalid: 0,
+            posts_created: 0,
+            errors: Vec::new(),
+            already_imported: Vec::new(),
+        }
+    }
+
+    fn push_errors(&mut self, errors: impl IntoIterator<Item = RowError>) {
+        let room = MAX_REPORTED.saturating_sub(self.errors.len());
+        self.errors.extend(errors.into_iter().take(room));
+    }
+
+    fn fail(mut self, error: &ImportError) -> Self {
+        if let ImportError::Sink(cause) = error {
+            tracing::error!(import_id = %self.id, error = %cause, "import could not save posts");
+        }
+        self.push_errors(error.row_errors());
+        self.status = ImportStatus::Failed;
+        self
+    }
+}
+
+/// Runs an import: validates (pass 1), then creates (pass 2) unless it is a dry run or
+/// all-or-nothing found an invalid row. `open` gives the upload from its start each time.
+pub fn run_import<R: Read>(
+    mut open: impl FnMut() -> std::io::Result<R>,
+    id: ImportId,
+    opts: &ImportOptions,
+    accounts: &AccountDirectory,
+    sink: &mut impl ImportSink,
+) -> ImportReport {
+    let mut report = ImportReport::new(id, opts.dry_run);
+    if let Err(e) = pass(&mut open, opts, accounts, sink, &mut report, false) {
+        return report.fail(&e);
+    }
+    let blocked = report.rows_invalid > 0 && opts.mode == ImportMode::AllOrNothing;
+    if report.rows_valid == 0 || blocked {
+        report.status = ImportStatus::Failed;
+        return report;
+    }
+    if !opts.dry_run {
+        report.already_imported.clear();
+        if let Err(e) = pass(&mut open, opts, accounts, sink, &mut report, true) {
+            return report.fail(&e);
+        }
+    }
+    report.status = if report.rows_invalid == 0 {
+        ImportStatus::Succeeded
+    } else {
+        ImportStatus::Partial
+    };
+    report
+}
+
+/// One read of the upload. Validating records counts and errors; creating only creates (the
+/// bytes, options and clock are the same, so the rows are too).
+fn pass<R: Read>(
+    open: &mut impl FnMut() -> std::io::Result<R>,
+    opts: &ImportOptions,
+    accounts: &AccountDirectory,
+    sink: &mut impl ImportSink,
+    report: &mut ImportReport,
+    create: bool,
+) -> Result<(), ImportError> {
+    let source = open().map_err(|source| ImportError::Read { row: 1, source })?;
+    let mut rows = parse_rows(source, opts, accounts)?;
+    if !create {
+        report.push_errors(rows.header_notices().to_vec());
+    }
+    let mut batch = Vec::with_capacity(BATCH_ROWS);
+    for parsed in rows.by_ref() {
+        match parsed? {
+            Ok(row) => {
+                batch.push(row);
+                if batch.len() == BATCH_ROWS {
+                    flush(sink, report, &mut batch, create)?;
+                }
+            }
+            Err(errors) if !create => {
+                report.rows_invalid += 1;
+                report.push_errors(errors);
+            }
+            Err(_) => {}
+        }
+    }
+    flush(sink, report, &mut batch, create)?;
+    if !create {
+        report.rows_total = rows.rows_read();
+    }
+    Ok(())
+}
+
+fn flush(
+    sink: &mut impl ImportSink,
+    report: &mut ImportReport,
+    batch: &mut Vec<ValidRow>,
+    create: bool,
+) -> Result<(), ImportError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<String> = batch.iter().map(ValidRow::dedup_key).collect();
+    let existing = sink.find_imported(&keys).map_err(ImportError::Sink)?;
+    if existing.len() != keys.len() {
+        let message = format!(
+            "find_imported answered {} of {} keys",
+            existing.len(),
+            keys.len()
+        );
+        return Err(ImportError::Sink(message.into()));
+    }
+    let mut fresh = Vec::with_capacity(batch.len());
+    for ((row, key), found) in batch.drain(..).zip(keys).zip(existing) {
+        if !create {
+            report.rows_valid += 1;
+        }
+        match found {
+            Some(post_id) => {
+                if report.already_imported.len() < MAX_REPORTED {
+                    report.already_imported.push(AlreadyImported {
+                        row: row.row,
+                        key,
+                        post_id,
+                    });
+                }
+            }
+            None => fresh.push(row),
+        }
+    }
+    if create && !fresh.is_empty() {
+        let created = sink.create(&fresh).map_err(ImportError::Sink)?;
+        report.posts_created += created.len() as u64;
+    }
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! Reads shared by read transactions and the writer's plans: point reads, partition scans and
+//! pages, all over [`Lookup`].
+
+use redb::ReadTransaction;
+use serde::de::DeserializeOwned;
+
+use super::tables::{db_err, def, get_in, range_in, scan_in};
+use super::writer::Tx;
+use crate::cursor::{self, PageBuilder};
+use crate::error::StoreResult;
+use crate::layout::{decode, page_limit};
+use crate::store::{Page, PageRequest};
+
+/// A row visitor: gets each (key, value) and says whether to go on.
+pub(crate) type Visit<'a> = &'a mut dyn FnMut(&[u8], &[u8]) -> StoreResult<bool>;
+
+/// Something rows can be read from: a read transaction or the writer's batch.
+pub(crate) trait Lookup {
+    /// Reads one value.
+    fn get(&self, table: &'static str, key: &[u8]) -> StoreResult<Option<Vec<u8>>>;
+
+    /// Visits the partition `prefix` in key order after `after`, until `visit` returns `false`.
+    fn scan_from(
+        &self,
+        table: &'static str,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        visit: Visit<'_>,
+    ) -> StoreResult<()>;
+
+    /// Reads and decodes one value.
+    fn get_json<T: DeserializeOwned>(
+        &self,
+        table: &'static str,
+        key: &[u8],
+    ) -> StoreResult<Option<T>> {
+        self.get(table, key)?.map(|v| decode(table, &v)).transpose()
+    }
+
+    /// Decodes every row of a partition, in key order.
+    fn all<T: DeserializeOwned>(&self, table: &'static str, prefix: &[u8]) -> StoreResult<Vec<T>> {
+        let mut out = Vec::new();
+        self.scan_from(table, prefix, None, &mut |_, v| {
+            out.push(decode(table, v)?);
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
+    /// One page of a partition; `pick` decodes a row and applies any filter.
+    fn page<T>(
+        &self,
+        table: &'static str,
+        prefix: &[u8],
+        req: &PageRequest,
+        mut pick: impl FnMut(&[u8], &[u8]) -> StoreResult<Option<T>>,
+    ) -> StoreResult<Page<T>> {
+        let after = req
+            .cursor
+            .as_deref()
+            .map(|c| cursor::decode(c, prefix))
+            .transpose()?;
+        let mut page = PageBuilder::new(page_limit(req.limit));
+        self.scan_from(table, prefix, after.as_deref(), &mut |k, v| {
+            let item = pick(k, v)?;
+            Ok(page.offer(k, item))
+        })?;
+        Ok(page.finish())
+    }
+}
+
+/// A read transaction (a consistent snapshot).
+pub(crate) struct Reader {
+    txn: ReadTransaction,
+}
+
+impl Reader {
+    /// Wraps a read transaction.
+    pub(crate) fn new(txn: ReadTransaction) -> Self {
+        Self { txn }
+    }
+
+    /// Visits `from <= key < to` in key order (ranges that span partitions of one table).
+    pub(crate) fn range(
+        &self,
+        table: &'static str,
+        from: &[u8],
+        to: &[u8],
+        visit: impl FnMut(&[u8], &[u8]) -> StoreResult<bool>,
+    ) -> StoreResult<()> {
+        let t = self.txn.open_table(def(table)).map_err(db_err)?;
+        range_in(&t, from, to, visit)
+    }
+}
+
+impl Lookup for Reader {
+    fn get(&self, table: &'static str, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        let t = self.txn.open_table(def(table)).map_err(db_err)?;
+        get_in(&t, key)
+    }
+
+    fn scan_from(
+        &self,
+        table: &'static str,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        visit: Visit<'_>,
+    ) -> StoreResult<()> {
+        let t = self.txn.open_table(def(table)).map_err(db_err)?;
+        scan_in(&t, prefix, after, visit)
+    }
+}
+
+impl Lookup for Tx<'_> {
+    fn get(&self, table: &'static str, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
+        let t = self.txn().open_table(def(table)).map_err(db_err)?;
+        get_in(&t, key)
+    }
+
+    fn scan_from(
+        &self,
+        table: &'static str,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        visit: Visit<'_>,
+    ) -> StoreResult<()> {
+        let t = self.txn().open_table(def(table)).map_err(db_err)?;
+        scan_in(&t, prefix, after, visit)
+    }
+}

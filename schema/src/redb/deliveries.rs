@@ -1,0 +1,120 @@
+//! Deliveries on the embedded store: reads by post and by due time, and the compare-and-set
+//! transition, checked inside the single writer so exactly one of two racing writers wins.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use tenants::{Delivery, DeliveryId, PostId};
+
+use super::RedbStore;
+use super::access::Lookup;
+use super::posts::index_delivery;
+use super::tables::*;
+use super::writer::Outcome;
+use crate::error::StoreResult;
+use crate::layout::{DueRow, check_delivery_scope, decode, encode, key, nanos_saturating};
+use crate::scope::{AccountScope, WorkspaceScope};
+use crate::store::{CasOutcome, DeliveryStore, DueRef, Page, PageRequest};
+
+#[async_trait]
+impl DeliveryStore for RedbStore {
+    async fn get_delivery(
+        &self,
+        scope: WorkspaceScope,
+        post_id: PostId,
+        id: DeliveryId,
+    ) -> StoreResult<Option<Delivery>> {
+        let k = key::delivery(scope.workspace_id(), post_id.as_uuid(), id.as_uuid());
+        self.read(move |r| r.get_json(DELIVERIES, &k)).await
+    }
+
+    async fn list_deliveries_of_post(
+        &self,
+        scope: WorkspaceScope,
+        post_id: PostId,
+    ) -> StoreResult<Vec<Delivery>> {
+        let prefix = key::pair(scope.workspace_id().as_uuid(), post_id.as_uuid());
+        self.read(move |r| r.all(DELIVERIES, &prefix)).await
+    }
+
+    async fn account_due(
+        &self,
+        scope: AccountScope,
+        from: Timestamp,
+        to: Timestamp,
+        limit: usize,
+    ) -> StoreResult<Vec<DueRef>> {
+        let (ws, account) = (scope.workspace_id(), scope.account_id());
+        let lo = key::account_due(ws, account, nanos_saturating(from), None);
+        let hi = key::account_due(ws, account, nanos_saturating(to), None);
+        let now = Timestamp::now();
+        self.read(move |r| {
+            let mut out = Vec::new();
+            if limit == 0 || lo >= hi {
+                return Ok(out);
+            }
+            r.range(ACCOUNT_DUE, &lo, &hi, |_, v| {
+                let row: DueRow = decode(ACCOUNT_DUE, v)?;
+                if row.expires_at > now {
+                    out.push(row.due);
+                }
+                Ok(out.len() < limit)
+            })?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn due_in_bucket(
+        &self,
+        shard: u16,
+        bucket: i64,
+        page: PageRequest,
+    ) -> StoreResult<Page<DueRef>> {
+        let prefix = key::due_bucket_part(shard, bucket);
+        let now = Timestamp::now();
+        self.read(move |r| {
+            r.page(DUE_BY_BUCKET, &prefix, &page, |_, v| {
+                let row: DueRow = decode(DUE_BY_BUCKET, v)?;
+                Ok((row.expires_at > now).then_some(row.due))
+            })
+        })
+        .await
+    }
+
+    /// Index rows for `next` are written whether or not the compare-and-set applies, exactly as
+    /// the ScyllaDB store writes them before its LWT (so a crash can never leave a moved delivery
+    /// unindexed); readers skip index rows that no longer match their delivery.
+    async fn transition(
+        &self,
+        scope: AccountScope,
+        expected_version: u64,
+        next: &Delivery,
+    ) -> StoreResult<CasOutcome> {
+        check_delivery_scope(scope, next)?;
+        let next = next.clone();
+        let now = Timestamp::now();
+        let outcome = self
+            .write(Box::new(move |tx| {
+                index_delivery(tx, &next, now)?;
+                let k = key::delivery(next.workspace_id, next.post_id.as_uuid(), next.id.as_uuid());
+                let current: Option<Delivery> = tx.get_json(DELIVERIES, &k)?;
+                let outcome = match current {
+                    Some(cur) if cur.account_id != next.account_id => CasOutcome::Conflict(None),
+                    Some(cur) if cur.version != expected_version => {
+                        CasOutcome::Conflict(Some(Box::new(cur)))
+                    }
+                    Some(_) => {
+                        tx.put(DELIVERIES, k, encode(DELIVERIES, &next)?);
+                        CasOutcome::Applied
+                    }
+                    None => CasOutcome::Conflict(None),
+                };
+                Ok(Outcome::Cas(outcome))
+            }))
+            .await?;
+        match outcome {
+            Outcome::Cas(c) => Ok(c),
+            _ => Err(super::unexpected()),
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Idempotency records and schema bookkeeping on the embedded store, including the sweep that
+//! stands in for ScyllaDB's TTLs.
+
+use std::sync::atomic::Ordering;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+
+use super::access::Lookup;
+use super::tables::*;
+use super::writer::{Outcome, Tx};
+use super::{RedbStore, unexpected};
+use crate::error::StoreResult;
+use crate::layout::{Expiring, decode, encode, key};
+use crate::store::{
+    IdempotencyClaim, IdempotencyRecord, IdempotencyStore, MetaStore, StoredResponse,
+};
+
+/// The most expired rows one sweep removes, so a sweep never holds the writer for long; call
+/// again while it returns this many.
+const MAX_SWEEP: usize = 20_000;
+
+/// The tables whose rows expire, with the tables that index them by another key.
+const EXPIRING: &[&str] = &[
+    IDEMPOTENCY,
+    SESSIONS,
+    SESSIONS_BY_USER,
+    ACCOUNT_DUE,
+    ACCOUNT_DUE_DAYS,
+    DUE_BY_BUCKET,
+    super::privacy::AUDIT_LOG,
+    super::privacy::AUDIT_BY_ACTOR,
+    super::privacy::EXPORTS,
+];
+
+#[async_trait]
+impl IdempotencyStore for RedbStore {
+    async fn claim_idempotency(
+        &self,
+        key: &str,
+        fingerprint: &str,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<IdempotencyClaim> {
+        let k = key::text(key);
+        let record = IdempotencyRecord {
+            fingerprint: fingerprint.to_owned(),
+            response: None,
+            expires_at,
+        };
+        let outcome = self
+            .write(Box::new(move |tx| {
+                if let Some(existing) = tx.get_json::<IdempotencyRecord>(IDEMPOTENCY, &k)?
+                    && existing.expires_at > now
+                {
+                    return Ok(Outcome::Claim(IdempotencyClaim::Existing(existing)));
+                }
+                tx.put(IDEMPOTENCY, k, encode(IDEMPOTENCY, &record)?);
+                Ok(Outcome::Claim(IdempotencyClaim::Claimed))
+            }))
+            .await?;
+        match outcome {
+            Outcome::Claim(c) => Ok(c),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn complete_idempotency(&self, key: &str, response: &StoredResponse) -> StoreResult<()> {
+        let k = key::text(key);
+        let response = response.clone();
+        self.write_done(Box::new(move |tx| {
+            // A record that expired or was released meanwhile stays gone.
+            if let Some(mut record) = tx.get_json::<IdempotencyRecord>(IDEMPOTENCY, &k)? {
+                record.response = Some(response);
+                tx.put(IDEMPOTENCY, k, encode(IDEMPOTENCY, &record)?);
+            }
+            Ok(Outcome::Done)
+        }))
+        .await
+    }
+
+    async fn release_idempotency(&self, key: &str) -> StoreResult<()> {
+        let k = key::text(key);
+        self.write_done(Box::new(move |tx| {
+            tx.delete(IDEMPOTENCY, k);
+            Ok(Outcome::Done)
+        }))
+        .await
+    }
+}
+
+fn sweep(tx: &mut Tx<'_>, now: Timestamp) -> StoreResult<u64> {
+    let mut expired: Vec<(&'static str, Vec<u8>)> = Vec::new();
+    for &table in EXPIRING {
+        tx.scan_from(table, &[], None, &mut |k, v| {
+            let row: Expiring = decode(table, v)?;
+            if row.expires_at <= now {
+                expired.push((table, k.to_vec()));
+            }
+            Ok(expired.len() < MAX_SWEEP)
+        })?;
+    }
+    let n = expired.len() as u64;
+    for (table, k) in expired {
+        tx.delete(table, k);
+    }
+    Ok(n)
+}
+
+#[async_trait]
+impl MetaStore for RedbStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|r| r.get(SCHEMA_MIGRATIONS, &key::migration(1)).map(|_| ()))
+            .await
+    }
+
+    async fn schema_version(&self) -> StoreResult<u32> {
+        Ok(self.inner.version.load(Ordering::Acquire))
+    }
+
+    async fn sweep_expired(&self, now: Timestamp) -> StoreResult<u64> {
+        match self
+            .write(Box::new(move |tx| sweep(tx, now).map(Outcome::Count)))
+            .await?
+        {
+            Outcome::Count(n) => Ok(n),
+            _ => Err(unexpected()),
+        }
+    }
+}

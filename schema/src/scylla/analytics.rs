@@ -1,0 +1,149 @@
+//! Analytics on ScyllaDB: the metric time series by (account, month), the per-post series, and
+//! the hour-bucketed pull jobs (TTL, never deleted).
+
+use async_trait::async_trait;
+use futures::TryStreamExt;
+use jiff::{SignedDuration, Timestamp};
+use tenants::PostId;
+use uuid::Uuid;
+
+use super::{ScyllaStore, body_text, errors, part};
+use crate::cursor::{self, PageBuilder};
+use crate::error::{StoreError, StoreResult};
+use crate::keys::KeyReader;
+use crate::layout::{check_scope, decode, nanos, nanos_saturating, page_limit};
+use crate::scope::{AccountScope, WorkspaceScope};
+use crate::store::{Page, PageRequest, hour_bucket};
+use crate::store_analytics::{AnalyticsJob, AnalyticsStore, MetricSample, key, month_bucket};
+
+pub(crate) const PUT_METRIC_SAMPLE: &str = "INSERT INTO metric_samples \
+    (workspace_id, account_id, month, at_ns, post_id, body) VALUES (?, ?, ?, ?, ?, ?)";
+pub(crate) const LIST_METRIC_SAMPLES: &str = "SELECT body FROM metric_samples \
+    WHERE workspace_id = ? AND account_id = ? AND month = ? AND at_ns >= ? AND at_ns < ?";
+pub(crate) const PUT_POST_METRIC_SAMPLE: &str = "INSERT INTO post_metric_samples \
+    (workspace_id, post_id, at_ns, account_id, body) VALUES (?, ?, ?, ?, ?)";
+pub(crate) const LIST_POST_METRIC_SAMPLES: &str =
+    "SELECT body FROM post_metric_samples WHERE workspace_id = ? AND post_id = ?";
+pub(crate) const PUT_ANALYTICS_JOB: &str = "INSERT INTO analytics_due \
+    (hour, due_at_ns, job_id, body) VALUES (?, ?, ?, ?) USING TTL ?";
+pub(crate) const LIST_ANALYTICS_DUE: &str = "SELECT due_at_ns, job_id, body FROM analytics_due \
+    WHERE hour = ? AND (due_at_ns, job_id) > (?, ?)";
+
+/// How long a pull job's index row is kept after it is due.
+const JOB_RETENTION: SignedDuration = SignedDuration::from_hours(30 * 24);
+
+#[async_trait]
+impl AnalyticsStore for ScyllaStore {
+    async fn put_metric_sample(
+        &self,
+        scope: AccountScope,
+        sample: &MetricSample,
+    ) -> StoreResult<()> {
+        check_scope("metric_samples", scope.workspace_id(), sample.workspace_id)?;
+        if scope.account_id() != sample.account_id {
+            return Err(StoreError::OutOfScope {
+                table: "metric_samples",
+            });
+        }
+        let (ws, account) = (scope.workspace_id().as_uuid(), scope.account_id().as_uuid());
+        let at_ns = nanos(sample.at)?;
+        let body = body_text("metric_samples", sample)?;
+        let post = sample.post_id.map_or(Uuid::nil(), |p| p.as_uuid());
+        let mut parts = vec![part(
+            &self.st.put_metric_sample,
+            (ws, account, month_bucket(sample.at), at_ns, post, body.clone()),
+        )];
+        if sample.post_id.is_some() {
+            parts.push(part(
+                &self.st.put_post_metric_sample,
+                (ws, post, at_ns, account, body),
+            ));
+        }
+        self.batch(parts).await
+    }
+
+    async fn list_account_metrics(
+        &self,
+        scope: AccountScope,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<Vec<MetricSample>> {
+        let (ws, account) = (scope.workspace_id().as_uuid(), scope.account_id().as_uuid());
+        let (lo, hi) = (nanos_saturating(from), nanos_saturating(to));
+        let mut out = Vec::new();
+        if lo >= hi {
+            return Ok(out);
+        }
+        for month in month_bucket(from)..=month_bucket(to) {
+            let mut part: Vec<MetricSample> = self
+                .bodies(
+                    "metric_samples",
+                    &self.st.list_metric_samples,
+                    (ws, account, month, lo, hi),
+                )
+                .await?;
+            out.append(&mut part);
+        }
+        Ok(out)
+    }
+
+    async fn list_post_metrics(
+        &self,
+        scope: WorkspaceScope,
+        post_id: PostId,
+    ) -> StoreResult<Vec<MetricSample>> {
+        let values = (scope.workspace_id().as_uuid(), post_id.as_uuid());
+        self.bodies("post_metric_samples", &self.st.list_post_metric_samples, values)
+            .await
+    }
+
+    async fn put_analytics_job(&self, job: &AnalyticsJob) -> StoreResult<()> {
+        let now = Timestamp::now();
+        let left = job.due_at.duration_since(now).max(SignedDuration::ZERO) + JOB_RETENTION;
+        let ttl = i32::try_from(left.as_secs()).unwrap_or(i32::MAX).max(1);
+        let values = (
+            hour_bucket(job.due_at),
+            nanos(job.due_at)?,
+            job.id,
+            body_text("analytics_due", job)?,
+            ttl,
+        );
+        self.write(&self.st.put_analytics_job, values).await
+    }
+
+    async fn analytics_due_in_bucket(
+        &self,
+        bucket: i64,
+        page: PageRequest,
+    ) -> StoreResult<Page<AnalyticsJob>> {
+        let prefix = key::due_part(bucket);
+        let (after_ns, after_id) = match &page.cursor {
+            Some(c) => {
+                let k = cursor::decode(c, &prefix)?;
+                let mut r = KeyReader::new(&k[prefix.len()..]);
+                let after = (r.i64()?, r.uuid()?);
+                r.end()?;
+                after
+            }
+            None => (i64::MIN, Uuid::nil()),
+        };
+        let limit = page_limit(page.limit);
+        let size = i32::try_from(limit + 1).unwrap_or(i32::MAX);
+        let mut rows = self
+            .stream::<(i64, Uuid, String)>(
+                "analytics_due",
+                &self.st.list_analytics_due,
+                (bucket, after_ns, after_id),
+                size,
+            )
+            .await?;
+        let mut out = PageBuilder::new(limit);
+        while let Some((due_ns, id, body)) = rows.try_next().await.map_err(errors::next_row)? {
+            let job: AnalyticsJob = decode("analytics_due", body.as_bytes())?;
+            if !out.offer(&key::due(bucket, due_ns, id), Some(job)) {
+                break;
+            }
+        }
+        Ok(out.finish())
+    }
+}
