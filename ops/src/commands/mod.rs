@@ -1,0 +1,8 @@
+//! One module per subcommand.
+
+pub mod doctor;
+pub mod export;
+pub mod keys;
+pub mod migrate;
+pub mod rotate;
+pub mod serve;
