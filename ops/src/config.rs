@@ -44,6 +44,14 @@ pub struct Settings {
     pub outstand_api_key: Option<SecretString>,
     /// Outstand base URL.
     pub outstand_base_url: String,
+    /// Secret Outstand signs its webhooks with (`X-Outstand-Signature`).
+    pub outstand_webhook_secret: Option<SecretString>,
+    /// SMTP relay for transactional email (in sandbox mode, the sandbox's sink).
+    pub smtp_host: Option<String>,
+    /// SMTP port.
+    pub smtp_port: u16,
+    /// Sender address of transactional email.
+    pub smtp_from: String,
     /// Master keys for the token vault, `id:base64key,...` (the last is active).
     pub master_keys: Option<SecretString>,
     /// OAuth client id used with the platforms.
@@ -62,6 +70,10 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Sustained requests per minute for one API key or session.
+    pub rate_limit_per_key_per_minute: u32,
+    /// Sustained requests per minute addressed to one workspace.
+    pub rate_limit_per_workspace_per_minute: u32,
     /// Allow webhook and media URLs that resolve to private or loopback addresses.
     pub allow_private_targets: bool,
 }
@@ -79,6 +91,10 @@ impl Default for Settings {
             bootstrap_key: None,
             outstand_api_key: None,
             outstand_base_url: "https://api.outstand.so/v1".to_owned(),
+            outstand_webhook_secret: None,
+            smtp_host: None,
+            smtp_port: 25,
+            smtp_from: "SocialCRM <no-reply@socialcrm.local>".to_owned(),
             master_keys: None,
             oauth_client_id: "socialcrm".to_owned(),
             oauth_client_secret: None,
@@ -88,6 +104,8 @@ impl Default for Settings {
             x_client_secret: None,
             public_url: None,
             max_body_bytes: 1 << 20,
+            rate_limit_per_key_per_minute: 600,
+            rate_limit_per_workspace_per_minute: 1200,
             allow_private_targets: false,
         }
     }
@@ -105,6 +123,10 @@ const KNOWN_KEYS: &[&str] = &[
     "bootstrap_key",
     "outstand_api_key",
     "outstand_base_url",
+    "outstand_webhook_secret",
+    "smtp_host",
+    "smtp_port",
+    "smtp_from",
     "master_keys",
     "oauth_client_id",
     "oauth_client_secret",
@@ -115,6 +137,8 @@ const KNOWN_KEYS: &[&str] = &[
     "public_url",
     "max_body_bytes",
     "allow_private_targets",
+    "rate_limit_per_key_per_minute",
+    "rate_limit_per_workspace_per_minute",
 ];
 
 /// Settings plus the warnings met while loading them (unknown keys), to log once telemetry is up.

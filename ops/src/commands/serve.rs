@@ -31,9 +31,6 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     let store = schema::open_store(&url).await?;
     let clock: SharedClock = Arc::new(SystemClock);
 
-    let sandbox = start_sandbox(&settings, &clock).await?;
-    let partner_base = partner_base(&settings, sandbox.as_ref());
-    let master_keys = master_keys(&settings)?;
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -42,6 +39,13 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{local}"));
+    let webhook_secret = settings
+        .outstand_webhook_secret
+        .clone()
+        .unwrap_or_else(|| SecretString::from(SandboxConfig::default().webhook_secret));
+    let sandbox = start_sandbox(&settings, &clock, &public_url, &webhook_secret).await?;
+    let partner_base = partner_base(&settings, sandbox.as_ref());
+    let master_keys = master_keys(&settings)?;
 
     let engine = Engine::start(
         engine_config(&settings, &partner_base, master_keys),
@@ -55,9 +59,16 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .configure_services(engine::EngineServices {
             media_dir: Some(settings.data_dir.join("media")),
             purge_hooks: Vec::new(),
+            smtp: smtp_config(&settings, sandbox.as_ref()),
         })
         .context("cannot configure the engine")?;
-    let gateway_config = gateway_config(&settings, &partner_base, &public_url)?;
+    engine
+        .handle()
+        .webhooks()
+        .context("the webhook dispatcher did not start")?
+        .set_allow_private_targets(settings.allow_private_targets);
+    let mut gateway_config = gateway_config(&settings, &partner_base, &public_url)?;
+    gateway_config.outstand_webhook_secret = webhook_secret;
     let state = AppState::new(gateway_config, store.clone(), Some(engine.handle()), clock)?;
 
     let bootstrap =
@@ -97,21 +108,40 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Starts the in-process sandbox, which also sends Outstand-style webhooks to this gateway.
 async fn start_sandbox(
     settings: &Settings,
     clock: &SharedClock,
+    public_url: &str,
+    webhook_secret: &SecretString,
 ) -> anyhow::Result<Option<Sandbox>> {
     if !settings.sandbox_mode() || settings.sandbox_url.is_some() {
         return Ok(None);
     }
     let config = SandboxConfig {
         clock: clock.clone(),
+        webhook_url: Some(format!("{public_url}/partner/outstand/webhook")),
+        webhook_secret: webhook_secret.expose_secret().to_owned(),
         ..SandboxConfig::default()
     };
     let sandbox = Sandbox::spawn(settings.sandbox_listen, config)
         .await
         .context("cannot start the sandbox partners")?;
     Ok(Some(sandbox))
+}
+
+/// Where transactional email goes: the configured relay, else the in-process sandbox's sink.
+fn smtp_config(settings: &Settings, sandbox: Option<&Sandbox>) -> Option<engine::notify::SmtpConfig> {
+    let (host, port) = match (&settings.smtp_host, sandbox) {
+        (Some(host), _) => (host.clone(), settings.smtp_port),
+        (None, Some(sb)) => (sb.smtp_addr().ip().to_string(), sb.smtp_addr().port()),
+        (None, None) => return None,
+    };
+    Some(engine::notify::SmtpConfig {
+        host,
+        port,
+        from: settings.smtp_from.clone(),
+    })
 }
 
 /// Where every partner lives: one sandbox (in-process or `--sandbox-url`), or, in live mode, the
@@ -161,6 +191,13 @@ fn gateway_config(
     let cookie_secret = file_secret(&settings.data_dir.join("cookie.secret"))?;
     let mut config = GatewayConfig::new(public_url, cookie_secret);
     config.max_body_bytes = settings.max_body_bytes;
+    // Bursts allow ten seconds' worth of the sustained rate at once.
+    config.rate_limit.per_key_per_minute = settings.rate_limit_per_key_per_minute.max(1);
+    config.rate_limit.per_key_burst = (settings.rate_limit_per_key_per_minute / 6).max(1);
+    config.rate_limit.per_workspace_per_minute =
+        settings.rate_limit_per_workspace_per_minute.max(1);
+    config.rate_limit.per_workspace_burst =
+        (settings.rate_limit_per_workspace_per_minute / 6).max(1);
     config.data_dir = settings.data_dir.clone();
     config.oauth_client_id = settings.oauth_client_id.clone();
     config.oauth_client_secret = settings
