@@ -9,6 +9,7 @@ mod lateness;
 mod report;
 mod storage;
 mod timers;
+mod webhooks;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -146,6 +147,27 @@ enum Scenario {
         #[arg(long, default_value = "bench/reports/timer-baseline.json")]
         out: PathBuf,
     },
+    /// Webhook fan-out: events through the real dispatcher (redb outbox) to loopback receivers.
+    WebhookFanout {
+        /// Events published.
+        #[arg(long, default_value_t = 100_000)]
+        events: usize,
+        /// Loopback receivers (one endpoint each).
+        #[arg(long, default_value_t = 10)]
+        receivers: usize,
+        /// Send every event to every receiver instead of spreading events over them.
+        #[arg(long)]
+        fanout_all: bool,
+        /// Dispatcher attempts in flight.
+        #[arg(long, default_value_t = 64)]
+        in_flight: usize,
+        /// Seconds to wait for the last delivery after publishing.
+        #[arg(long, default_value_t = 600)]
+        max_wait_secs: u64,
+        /// Where to write the JSON report.
+        #[arg(long, default_value = "bench/reports/webhook_fanout.json")]
+        out: PathBuf,
+    },
     /// Ratios of the engine reports to the tokio and BullMQ baselines found in `dir`.
     Compare {
         /// Where the reports are.
@@ -257,6 +279,23 @@ fn main() -> anyhow::Result<()> {
                 let lead = Duration::from_secs(2);
                 let body = timers::run(spike, rate, secs, density, lead).await?;
                 report::write(&out, &body)
+            }
+            Scenario::WebhookFanout {
+                events,
+                receivers,
+                fanout_all,
+                in_flight,
+                max_wait_secs,
+                out,
+            } => {
+                let shape = webhooks::Shape {
+                    num_events: events,
+                    num_receivers: receivers,
+                    fanout_all,
+                    max_in_flight: in_flight,
+                    max_wait: Duration::from_secs(max_wait_secs),
+                };
+                report::write(&out, &webhooks::run(shape).await?)
             }
             Scenario::Compare { dir } => {
                 let body = compare::run(&dir)?;

@@ -123,7 +123,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         return write(&args.out, &report);
     }
     let step = one_step(&client, &base, &args, &fixture, args.rate).await?;
-    write(&args.out, &json!({ "scenario": args.scenario, "step": step.to_json() }))
+    write(
+        &args.out,
+        &json!({ "scenario": args.scenario, "step": step.to_json() }),
+    )
 }
 
 fn write(path: &PathBuf, report: &Value) -> anyhow::Result<()> {
@@ -144,7 +147,9 @@ async fn one_step(
     rate: u64,
 ) -> anyhow::Result<Step> {
     let total = rate * args.duration_secs;
-    let hist = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?));
+    let hist = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(
+        1, 60_000_000, 3,
+    )?));
     let ok = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let created: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
@@ -154,7 +159,8 @@ async fn one_step(
         let intended = start + Duration::from_nanos(i * 1_000_000_000 / rate);
         tokio::time::sleep_until(intended.into()).await;
         let request = build_request(client, base, args, fixture, &created, i).await;
-        let (hist, ok, errors, created) = (hist.clone(), ok.clone(), errors.clone(), created.clone());
+        let (hist, ok, errors, created) =
+            (hist.clone(), ok.clone(), errors.clone(), created.clone());
         tasks.spawn(async move {
             let result = request.send().await;
             let micros = intended.elapsed().as_micros() as u64;

@@ -37,7 +37,9 @@ pub async fn prepare(
     let mut account_ids = Vec::with_capacity(num_accounts);
     for _ in 0..num_accounts {
         let connect: Value = client
-            .post(format!("{base}/v1/workspaces/{workspace_id}/accounts/connect"))
+            .post(format!(
+                "{base}/v1/workspaces/{workspace_id}/accounts/connect"
+            ))
             .bearer_auth(key)
             .json(&json!({"platform": "linkedin"}))
             .send()

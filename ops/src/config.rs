@@ -178,7 +178,10 @@ pub fn load(file: Option<&Path>, env: &BTreeMap<String, String>) -> anyhow::Resu
             if KNOWN_KEYS.contains(&key.as_str()) {
                 table.insert(key, value);
             } else {
-                warnings.push(format!("unknown key `{key}` in {}, ignored", path.display()));
+                warnings.push(format!(
+                    "unknown key `{key}` in {}, ignored",
+                    path.display()
+                ));
             }
         }
     }

@@ -78,5 +78,7 @@ pub async fn ensure_bootstrap_key(
     if store.count_api_keys().await? > 0 {
         return Ok(None);
     }
-    new_admin_key(store, "bootstrap", configured).await.map(Some)
+    new_admin_key(store, "bootstrap", configured)
+        .await
+        .map(Some)
 }

@@ -31,7 +31,11 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("cannot generate a master key: {e}"))?;
         ring.push(key)
             .map_err(|e| anyhow::anyhow!("cannot add the master key: {e}"))?;
-        save(&source, &ring, "new key added (old key still present for unwrapping)")?;
+        save(
+            &source,
+            &ring,
+            "new key added (old key still present for unwrapping)",
+        )?;
     } else {
         println!(
             "resuming an interrupted rotation towards master key `{}`",
@@ -54,7 +58,10 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
                 continue;
             }
             let next = rewrap(&ring, wrapped).map_err(|e| {
-                anyhow::anyhow!("cannot rewrap the data key of workspace {}: {e}", wrapped.workspace_id)
+                anyhow::anyhow!(
+                    "cannot rewrap the data key of workspace {}: {e}",
+                    wrapped.workspace_id
+                )
             })?;
             store
                 .put_data_key(WorkspaceScope::authorized(wrapped.workspace_id), &next)

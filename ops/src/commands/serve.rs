@@ -79,9 +79,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
             "bootstrap admin API key (shown once, store it now): {}",
             key.expose_secret()
         ),
-        None => println!(
-            "API keys already exist; create another with `socialcrm keys create`"
-        ),
+        None => println!("API keys already exist; create another with `socialcrm keys create`"),
     }
     println!("API docs: {public_url}/docs (OpenAPI: {public_url}/openapi.json)");
     match &sandbox {
@@ -92,7 +90,10 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         None if settings.sandbox_mode() => {
             println!("sandbox mode: partners at {partner_base}")
         }
-        None => println!("live mode: publishing through {}", settings.outstand_base_url),
+        None => println!(
+            "live mode: publishing through {}",
+            settings.outstand_base_url
+        ),
     }
 
     gateway::serve(listener, state, shutdown_signal())
@@ -131,7 +132,10 @@ async fn start_sandbox(
 }
 
 /// Where transactional email goes: the configured relay, else the in-process sandbox's sink.
-fn smtp_config(settings: &Settings, sandbox: Option<&Sandbox>) -> Option<engine::notify::SmtpConfig> {
+fn smtp_config(
+    settings: &Settings,
+    sandbox: Option<&Sandbox>,
+) -> Option<engine::notify::SmtpConfig> {
     let (host, port) = match (&settings.smtp_host, sandbox) {
         (Some(host), _) => (host.clone(), settings.smtp_port),
         (None, Some(sb)) => (sb.smtp_addr().ip().to_string(), sb.smtp_addr().port()),
@@ -280,8 +284,7 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
 pub fn write_private_replace(tmp: &Path, path: &Path, contents: &str) -> anyhow::Result<()> {
     let _ = std::fs::remove_file(tmp);
     write_private(tmp, contents)?;
-    std::fs::rename(tmp, path)
-        .with_context(|| format!("cannot replace {}", path.display()))?;
+    std::fs::rename(tmp, path).with_context(|| format!("cannot replace {}", path.display()))?;
     Ok(())
 }
 
