@@ -43,16 +43,6 @@ const ZONES: [&str; 20] = [
     "Asia/Seoul",
 ];
 
-/// Peak resident set size of this process so far, in bytes (Linux `VmHWM`).
-fn peak_rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
-
 /// `rows` rows: account `i % 200`, zone `i % 20`, local times spread over the coming months.
 fn generate(rows: usize, handles: &[String], start: Timestamp) -> anyhow::Result<String> {
     let mut csv = String::with_capacity(rows * 110);
@@ -139,6 +129,8 @@ async fn start() -> anyhow::Result<Bed> {
     gw.data_dir = dir.path().join("data");
     gw.rate_limit.per_key_per_minute = 100_000;
     gw.rate_limit.per_key_burst = 10_000;
+    gw.rate_limit.per_workspace_per_minute = 100_000;
+    gw.rate_limit.per_workspace_burst = 10_000;
     let key = format!("sk_bench_{}", uuid::Uuid::now_v7().simple());
     store
         .put_api_key(&tenants::ApiKeyMeta {
@@ -228,7 +220,7 @@ async fn import(bed: &Bed, ws: &str, csv: &str, dry_run: bool) -> anyhow::Result
         doc["id"].as_str().context("id")?
     );
     while matches!(doc["status"].as_str(), Some("pending" | "running")) {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
         doc = call(bed, reqwest::Method::GET, &path, None).await?;
     }
     Ok((doc, started.elapsed().as_secs_f64()))
@@ -243,6 +235,7 @@ pub async fn run(sizes: &[usize]) -> anyhow::Result<Value> {
         let (ws, handles) = workspace(&bed, &format!("Import {rows}")).await?;
         let csv = generate(rows, &handles, start_at)?;
         let (dry, dry_secs) = import(&bed, &ws, &csv, true).await?;
+        let peak_after_dry_run = crate::report::peak_rss_bytes();
         let (real, real_secs) = import(&bed, &ws, &csv, false).await?;
         if real["posts_created"].as_u64() != Some(rows as u64) {
             bail!(
@@ -260,7 +253,8 @@ pub async fn run(sizes: &[usize]) -> anyhow::Result<Value> {
             "import_seconds": real_secs,
             "rows_per_second": rows as f64 / real_secs,
             "posts_created": real["posts_created"],
-            "peak_rss_bytes_after": peak_rss_bytes(),
+            "peak_rss_bytes_after_dry_run": peak_after_dry_run,
+            "peak_rss_bytes_after_import": crate::report::peak_rss_bytes(),
         }));
     }
     let _ = bed.shutdown_tx.send(());

@@ -2,6 +2,7 @@
 //! JSON report (default under `bench/reports/`). Figures are recorded in `bench/README.md`.
 
 mod compare;
+mod csv_import;
 mod engine_boot;
 mod engine_env;
 mod engine_sched;
@@ -53,6 +54,15 @@ struct PopulationArgs {
 
 #[derive(Debug, Subcommand)]
 enum Scenario {
+    /// CSV import end to end through the HTTP endpoint: 100k rows, 200 accounts, 20 zones.
+    CsvImport {
+        /// Row counts to run (peak RSS is compared across them).
+        #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
+        rows: Vec<usize>,
+        /// Where to write the JSON report.
+        #[arg(long, default_value = "bench/reports/csv_import.json")]
+        out: PathBuf,
+    },
     /// Embedded store: deliveries written per second and due-window reads per second.
     Storage {
         /// How many deliveries to write.
@@ -196,6 +206,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async move {
         match cli.scenario {
+            Scenario::CsvImport { rows, out } => csv_import::run_to(&rows, &out).await,
             Scenario::Storage {
                 deliveries,
                 accounts,

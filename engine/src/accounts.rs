@@ -1,17 +1,17 @@
 //! Account and workspace commands on [`EngineHandle`]: connect (seal the tokens, store the
 //! account, start its actor), reconnect (same platform user: updated in place, holds released),
-//! disconnect (revoke, delete, cancel pending deliveries, stop the actor), workspace created.
+//! disconnect (delete, revoke with durable retries, cancel pending deliveries, stop the actor),
+//! workspace created.
 
-use jiff::{SignedDuration, Timestamp};
-use schema::{PageRequest, WorkspaceScope};
+use jiff::SignedDuration;
+use schema::{PageRequest, RevokeRetry, WorkspaceScope};
 use secrecy::ExposeSecret;
-use tenants::{
-    AccountId, AccountStatus, ConnectedAccount, DeliveryError, DeliveryEvent, DeliveryState,
-};
+use tenants::{AccountId, AccountStatus, ConnectedAccount, DeliveryError};
 
 use crate::api::{EngineHandle, NewAccount};
 use crate::error::EngineError;
 use crate::events::{EngineEvent, EventKind};
+use crate::pending::{PendingMove, move_pending};
 use crate::workspace::WorkspaceMsg;
 
 impl EngineHandle {
@@ -76,11 +76,14 @@ impl EngineHandle {
         Ok(account)
     }
 
-    /// Revokes the tokens at the platform and deletes them, cancels the account's pending
-    /// deliveries and stops its actor.
+    /// Disconnects an account: stops its actor, deletes its tokens at once and revokes them at
+    /// the platform (a failed revocation is queued durably and retried with backoff, see
+    /// [`crate::revoke`]), cancels its pending deliveries with `account_disconnected` (published
+    /// history is kept), marks it `disconnected` and emits `account.disconnected`.
     ///
     /// # Errors
-    /// [`EngineError::NotFound`] for an unknown account.
+    /// [`EngineError::NotFound`] for an unknown account; [`EngineError::Store`] or
+    /// [`EngineError::Vault`] when the tokens could not be deleted (nothing changed then).
     pub async fn disconnect_account(
         &self,
         scope: WorkspaceScope,
@@ -97,42 +100,34 @@ impl EngineHandle {
                     kind: "account",
                     id: id.to_string(),
                 })?;
-        if let Ok(ws) = self.inner.root.workspace(scope).await {
+        let ws = self.inner.root.workspace(scope).await.ok();
+        if let Some(ws) = &ws {
             ws.stop_account(id).await;
         }
-        ctx.credentials
+        let revoked = ctx
+            .credentials
             .revoke_and_delete(account_scope, &account)
             .await?;
         let now = ctx.now();
         account.status = AccountStatus::Disconnected;
-        account.status_reason = Some("disconnected".into());
+        account.status_reason = Some(if revoked.num_queued > 0 {
+            "disconnected; the platform did not confirm the revocation yet, it is retried \
+             automatically"
+                .into()
+        } else {
+            "disconnected".into()
+        });
+        account.token_hint = None;
         account.updated_at = now;
         ctx.store.put_account(scope, &account).await?;
-        let reason = DeliveryError::new("account_disconnected", "the account was disconnected");
-        let far = now + SignedDuration::from_hours(24 * 366 * 5);
-        let rows = ctx
-            .store
-            .account_due(account_scope, Timestamp::UNIX_EPOCH, far, 100_000)
-            .await?;
-        for r in rows {
-            let Some(d) = ctx
-                .store
-                .get_delivery(scope, r.post_id, r.delivery_id)
-                .await?
-            else {
-                continue;
-            };
-            if matches!(d.state, DeliveryState::Scheduled | DeliveryState::Held)
-                && let Ok(next) = d.apply(
-                    &DeliveryEvent::Cancel {
-                        reason: reason.clone(),
-                    },
-                    now,
-                )
-            {
-                ctx.store
-                    .transition(account_scope, d.version, &next)
-                    .await?;
+        let reason = DeliveryError::new(
+            "account_disconnected",
+            "the account was disconnected; reconnect it and schedule the post again",
+        );
+        let posts = move_pending(ctx, account_scope, PendingMove::Cancel, &reason).await?;
+        if let Some(ws) = &ws {
+            for post_id in posts {
+                ws.send(WorkspaceMsg::PostChanged { post_id });
             }
         }
         ctx.emit(EngineEvent {
@@ -144,6 +139,38 @@ impl EngineHandle {
             at: now,
         });
         Ok(())
+    }
+
+    /// The account's token revocations that did not succeed at once, with their outcome
+    /// (`pending`, `succeeded`, `gave_up`, `unrecoverable`). Sealed tokens are never returned.
+    ///
+    /// # Errors
+    /// [`EngineError::Store`].
+    pub async fn revocations(
+        &self,
+        scope: WorkspaceScope,
+        id: AccountId,
+    ) -> Result<Vec<RevokeRetry>, EngineError> {
+        let mut out = Vec::new();
+        let mut page = PageRequest::first(500);
+        loop {
+            let rows = self
+                .inner
+                .ctx
+                .store
+                .list_revoke_retries(scope, page.clone())
+                .await?;
+            out.extend(
+                rows.items
+                    .into_iter()
+                    .filter(|r| r.account_id == id)
+                    .map(|r| RevokeRetry { token: None, ..r }),
+            );
+            match rows.next_cursor {
+                Some(c) => page.cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
     }
 
     /// Creates the workspace's data key and starts its actor.

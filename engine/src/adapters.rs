@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use schema::{AccountScope, WorkspaceScope};
-use secrecy::ExposeSecret;
 use tenants::{ConnectedAccount, SharedClock};
 
 use crate::api::TokenGrant;
@@ -16,9 +15,10 @@ use crate::outbound::{
     RateHint, RefreshResult,
 };
 use crate::partner::{
-    self, MediaRef, OAuthError, OutstandClient, PartnerAccountStatus, PlatformOAuthClient,
-    PublishError,
+    self, MediaRef, OutstandClient, PartnerAccountStatus, PlatformOAuthClient, PublishError,
 };
+use crate::revoke::{RevokePass, RevokeSummary, Revoker};
+use crate::token_refresh::{self, RefreshOutcome};
 use crate::vault::{ClearTokens, TokenVault};
 
 /// [`Partner`] over the Outstand client.
@@ -216,21 +216,25 @@ impl Partner for OutstandPartner {
     }
 }
 
-/// [`Credentials`] over the token vault and the platform OAuth client.
+/// [`Credentials`] over the token vault and the platform OAuth client. Refresh follows the
+/// shared policy of [`crate::token_refresh`]; revocation goes through [`Revoker`].
 #[derive(Debug)]
 pub struct VaultCredentials {
     vault: Arc<TokenVault>,
     oauth: PlatformOAuthClient,
     clock: SharedClock,
+    revoker: Revoker,
 }
 
 impl VaultCredentials {
     /// Wraps the vault and the OAuth client.
     pub fn new(vault: Arc<TokenVault>, oauth: PlatformOAuthClient, clock: SharedClock) -> Self {
+        let revoker = Revoker::new(vault.clone(), oauth.clone(), clock.clone());
         Self {
             vault,
             oauth,
             clock,
+            revoker,
         }
     }
 }
@@ -238,10 +242,6 @@ impl VaultCredentials {
 fn vault_err(e: impl std::fmt::Display) -> EngineError {
     EngineError::Vault(e.to_string())
 }
-
-/// Refresh this long before expiry, minus up to `REFRESH_JITTER` more.
-const REFRESH_LEAD: SignedDuration = SignedDuration::from_mins(10);
-const REFRESH_JITTER_SECS: i64 = 120;
 
 #[async_trait]
 impl Credentials for VaultCredentials {
@@ -288,62 +288,53 @@ impl Credentials for VaultCredentials {
     }
 
     fn next_refresh_at(&self, expires_at: Timestamp, now: Timestamp) -> Timestamp {
-        let jitter =
-            SignedDuration::from_secs(rand::random::<i64>().rem_euclid(REFRESH_JITTER_SECS + 1));
-        (expires_at - REFRESH_LEAD - jitter).max(now)
+        token_refresh::next_refresh_at(expires_at, now, &mut rand::thread_rng())
     }
 
     async fn refresh(&self, scope: AccountScope, account: &ConnectedAccount) -> RefreshResult {
-        let tokens = match self.vault.load_tokens(scope).await {
-            Ok(Some(t)) => t,
-            Ok(None) => return RefreshResult::NeedsReconnect("no tokens are stored".into()),
-            Err(e) => return RefreshResult::Transient(e.to_string()),
-        };
-        let Some(refresh_token) = tokens.refresh_token.clone() else {
-            return RefreshResult::NeedsReconnect("the platform gave no refresh token".into());
-        };
-        let now = self.clock.now();
-        let resp = match self.oauth.refresh(account.platform, &refresh_token).await {
-            Ok(resp) => resp,
-            Err(OAuthError::InvalidGrant { .. }) => {
-                return RefreshResult::NeedsReconnect("invalid_grant".into());
-            }
-            Err(e) => return RefreshResult::Transient(e.to_string()),
-        };
-        let mut fresh = ClearTokens::from_response(&resp, now);
-        // An empty or missing refresh token never overwrites the one we hold.
-        if fresh
-            .refresh_token
-            .as_ref()
-            .is_none_or(|t| t.expose_secret().is_empty())
-        {
-            fresh.refresh_token = Some(refresh_token);
-            fresh.refresh_expires_at = fresh.refresh_expires_at.or(tokens.refresh_expires_at);
+        // The actor counts consecutive failures for its own backoff; the shared policy's
+        // `retry_at` is advice it does not need here.
+        let outcome = token_refresh::refresh_account(
+            &self.vault,
+            &self.oauth,
+            self.clock.as_ref(),
+            scope,
+            account.platform,
+            0,
+        )
+        .await;
+        match outcome {
+            RefreshOutcome::Refreshed {
+                access_expires_at, ..
+            } => match self.vault.load_tokens(scope).await {
+                // Persisted before use: what is served is what the store holds.
+                Ok(Some(t)) => RefreshResult::Refreshed(AccessToken {
+                    token: t.access_token,
+                    expires_at: t.access_expires_at.or(access_expires_at),
+                }),
+                Ok(None) => RefreshResult::NeedsReconnect("no tokens are stored".into()),
+                Err(e) => RefreshResult::Transient(e.to_string()),
+            },
+            RefreshOutcome::NeedsReconnect { reason } => RefreshResult::NeedsReconnect(reason),
+            RefreshOutcome::Transient { reason, .. } => RefreshResult::Transient(reason),
         }
-        // Persisted before use: a rotated refresh token must never be lost.
-        if let Err(e) = self.vault.store_grant(scope, &fresh, now).await {
-            return RefreshResult::Transient(format!("could not persist refreshed tokens: {e}"));
-        }
-        RefreshResult::Refreshed(AccessToken {
-            token: fresh.access_token,
-            expires_at: fresh.access_expires_at,
-        })
     }
 
     async fn revoke_and_delete(
         &self,
         scope: AccountScope,
         account: &ConnectedAccount,
-    ) -> Result<(), EngineError> {
-        if let Ok(Some(tokens)) = self.vault.load_tokens(scope).await {
-            let revoke = tokens
-                .refresh_token
-                .as_ref()
-                .unwrap_or(&tokens.access_token);
-            if let Err(e) = self.oauth.revoke(account.platform, revoke).await {
-                tracing::warn!(account_id = %account.id, error = %e, "token revoke failed; deleting anyway");
-            }
-        }
-        self.vault.delete_tokens(scope).await.map_err(vault_err)
+    ) -> Result<RevokeSummary, EngineError> {
+        self.revoker
+            .revoke_and_delete(scope, account.platform)
+            .await
+    }
+
+    async fn retry_revokes(&self) -> Result<RevokePass, EngineError> {
+        self.revoker.run_pass().await
+    }
+
+    async fn shred_workspace(&self, scope: WorkspaceScope) -> Result<(), EngineError> {
+        self.revoker.shred_workspace(scope).await
     }
 }

@@ -25,9 +25,11 @@ use crate::engine::{EngineActor, EngineMsg, RootHandle};
 use crate::error::EngineError;
 use crate::events::EventHub;
 pub use crate::events::{EngineEvent, EventKind, EventSink};
+pub use crate::notify::{Notification, Recipient, SmtpConfig};
 pub use crate::observe::{AccountObservable, EngineObservable};
 use crate::outbound::{Credentials, Partner};
 use crate::partner::{OAuthApp, OutstandClient, PlatformOAuthClient};
+pub use crate::privacy::EngineServices;
 use crate::rate_limit::AppLimits;
 use crate::scheduler;
 use crate::vault::TokenVault;
@@ -67,8 +69,10 @@ pub struct PostPatch {
     pub caption: Option<String>,
     /// New time.
     pub schedule: Option<ScheduleInput>,
-    /// New media.
+    /// New uploaded media.
     pub media_ids: Option<Vec<MediaId>>,
+    /// New public media URLs (what the partner receives); applied with `media_ids`.
+    pub media_urls: Option<Vec<String>>,
     /// New variants.
     pub variants: Option<BTreeMap<Platform, Variant>>,
     /// New first comment (`Some(None)` removes it).
@@ -148,6 +152,7 @@ pub struct EngineConfig {
 pub struct Engine {
     handle: EngineHandle,
     scheduler: Option<JoinHandle<()>>,
+    workers: Option<JoinHandle<()>>,
 }
 
 /// What every [`EngineHandle`] clone shares.
@@ -157,6 +162,10 @@ pub(crate) struct Inner {
     pub(crate) scan_tx: mpsc::Sender<oneshot::Sender<()>>,
     pub(crate) ready: AtomicBool,
     pub(crate) cancel: CancellationToken,
+    pub(crate) webhooks: std::sync::OnceLock<crate::webhooks::WebhookHandle>,
+    pub(crate) analytics: std::sync::OnceLock<crate::analytics::AnalyticsHandle>,
+    pub(crate) services: std::sync::OnceLock<crate::privacy::EngineServices>,
+    pub(crate) notifier: std::sync::OnceLock<crate::notify::Notifier>,
 }
 
 impl Engine {
@@ -193,10 +202,11 @@ impl Engine {
         let oauth = PlatformOAuthClient::new(apps, config.partner_timeout)
             .map_err(|e| EngineError::Unavailable(e.to_string()))?;
         let vault = Arc::new(TokenVault::new(store.clone(), Arc::new(config.master_keys)));
+        let analytics_client = client.clone();
         let partner: Arc<dyn Partner> = Arc::new(OutstandPartner::new(client, clock.clone()));
         let credentials: Arc<dyn Credentials> =
-            Arc::new(VaultCredentials::new(vault, oauth, clock.clone()));
-        Self::start_with(
+            Arc::new(VaultCredentials::new(vault.clone(), oauth, clock.clone()));
+        let engine = Self::start_with(
             config.tuning,
             config.event_sink,
             store,
@@ -204,7 +214,15 @@ impl Engine {
             partner,
             credentials,
         )
-        .await
+        .await?;
+        engine
+            .handle
+            .attach_webhooks(vault, crate::webhooks::WebhookConfig::default())?;
+        engine.handle.attach_analytics(
+            analytics_client,
+            crate::analytics::AnalyticsConfig::default(),
+        );
+        Ok(engine)
     }
 
     /// Starts the engine over any partner and credentials ports (tests, embedding).
@@ -243,10 +261,17 @@ impl Engine {
             scan_tx,
             ready: AtomicBool::new(true),
             cancel,
+            webhooks: std::sync::OnceLock::new(),
+            analytics: std::sync::OnceLock::new(),
+            services: std::sync::OnceLock::new(),
+            notifier: std::sync::OnceLock::new(),
         });
+        let handle = EngineHandle { inner };
+        let workers = crate::privacy::run_workers(handle.clone());
         Ok(Engine {
-            handle: EngineHandle { inner },
+            handle,
             scheduler: Some(scheduler),
+            workers: Some(workers),
         })
     }
 
@@ -263,6 +288,9 @@ impl Engine {
         inner.cancel.cancel();
         if let Some(s) = self.scheduler.take() {
             let _ = s.await;
+        }
+        if let Some(w) = self.workers.take() {
+            let _ = w.await;
         }
         let deadline = inner.ctx.tuning.shutdown_deadline;
         let root = inner.root.actor().clone();
@@ -286,6 +314,9 @@ impl Drop for Engine {
             self.handle.inner.ready.store(false, Ordering::SeqCst);
             self.handle.inner.cancel.cancel();
             s.abort();
+            if let Some(w) = self.workers.take() {
+                w.abort();
+            }
             let root = self.handle.inner.root.actor();
             for ws in root.get_children() {
                 for account in ws.get_children() {

@@ -49,6 +49,8 @@ pub struct EngineTuning {
     pub shutdown_deadline: Duration,
     /// Recent events kept in memory.
     pub recent_events: usize,
+    /// Real time between passes of the privacy workers (revocation retries, purge).
+    pub privacy_interval: Duration,
 }
 
 impl Default for EngineTuning {
@@ -70,6 +72,7 @@ impl Default for EngineTuning {
             restart_backoff: Duration::from_millis(50),
             shutdown_deadline: Duration::from_secs(10),
             recent_events: 10_000,
+            privacy_interval: Duration::from_secs(60),
         }
     }
 }

@@ -39,6 +39,13 @@ pub enum EngineMsg {
         /// The answer.
         reply: RpcReplyPort<Vec<WorkspaceHandle>>,
     },
+    /// Stop a workspace's actor (erasure) and answer once it is gone.
+    StopWorkspace {
+        /// The workspace.
+        workspace_id: WorkspaceId,
+        /// Answered once stopped.
+        reply: RpcReplyPort<()>,
+    },
     /// Drain every workspace (top-down), then answer.
     Drain {
         /// Answered when done or at the deadline.
@@ -76,6 +83,21 @@ impl Actor for EngineActor {
             }
             EngineMsg::Resident { reply } => {
                 let _ = reply.send(state.workspaces.values().cloned().collect());
+            }
+            EngineMsg::StopWorkspace {
+                workspace_id,
+                reply,
+            } => {
+                if let Some(h) = state.workspaces.remove(&workspace_id) {
+                    state.by_actor.remove(&h.actor().get_id());
+                    let deadline = state.ctx.tuning.shutdown_deadline;
+                    let _ = h
+                        .actor()
+                        .stop_and_wait(Some("erased".into()), Some(deadline))
+                        .await;
+                    state.ctx.board.set_workspace(workspace_id, false);
+                }
+                let _ = reply.send(());
             }
             EngineMsg::Drain { reply } => {
                 let deadline = state.ctx.tuning.shutdown_deadline;
@@ -129,8 +151,9 @@ async fn workspace(
         return Some(h.clone());
     }
     match state.ctx.store.get_workspace(scope).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return None,
+        // An erased workspace is gone at once, even before the purge removes its rows.
+        Ok(Some(w)) if w.deletion_requested_at.is_none() => {}
+        Ok(_) => return None,
         Err(e) => {
             tracing::warn!(workspace_id = %id, error = %e, "cannot read workspace");
             return None;
@@ -194,6 +217,20 @@ impl RootHandle {
                 "engine root did not answer".into(),
             )),
         }
+    }
+
+    /// Stops a workspace's actor (and its accounts') and waits for it.
+    pub async fn stop_workspace(&self, workspace_id: WorkspaceId) {
+        let _ = self
+            .actor
+            .call(
+                |reply| EngineMsg::StopWorkspace {
+                    workspace_id,
+                    reply,
+                },
+                Some(CALL_TIMEOUT),
+            )
+            .await;
     }
 
     /// Every resident workspace actor.

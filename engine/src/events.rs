@@ -13,6 +13,12 @@ use tokio::sync::broadcast;
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum EventKind {
+    /// A post's deliveries were scheduled (on creation, or when it was rescheduled).
+    #[serde(rename = "post.scheduled")]
+    PostScheduled,
+    /// A scheduled post was canceled (or deleted), or all of its deliveries were.
+    #[serde(rename = "post.canceled")]
+    PostCanceled,
     /// Every delivery of a post published.
     #[serde(rename = "post.published")]
     PostPublished,
@@ -46,6 +52,8 @@ impl EventKind {
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {
+            EventKind::PostScheduled => "post.scheduled",
+            EventKind::PostCanceled => "post.canceled",
             EventKind::PostPublished => "post.published",
             EventKind::PostPartiallyPublished => "post.partially_published",
             EventKind::PostFailed => "post.failed",

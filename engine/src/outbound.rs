@@ -12,6 +12,7 @@ use tenants::ConnectedAccount;
 
 use crate::api::TokenGrant;
 use crate::error::EngineError;
+use crate::revoke::{RevokePass, RevokeSummary};
 
 /// What the partner says about one post on one account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,7 +159,8 @@ pub trait Credentials: Send + Sync + std::fmt::Debug {
     fn next_refresh_at(&self, expires_at: Timestamp, now: Timestamp) -> Timestamp;
     /// Refreshes the tokens, persisting the new ones before returning them.
     async fn refresh(&self, scope: AccountScope, account: &ConnectedAccount) -> RefreshResult;
-    /// Revokes the tokens at the platform and deletes them.
+    /// Deletes the tokens at once and revokes them at the platform; revocations that fail are
+    /// queued durably and retried by [`Credentials::retry_revokes`].
     ///
     /// # Errors
     /// [`EngineError::Vault`] or [`EngineError::Store`].
@@ -166,5 +168,16 @@ pub trait Credentials: Send + Sync + std::fmt::Debug {
         &self,
         scope: AccountScope,
         account: &ConnectedAccount,
-    ) -> Result<(), EngineError>;
+    ) -> Result<RevokeSummary, EngineError>;
+    /// Retries every queued revocation that is due.
+    ///
+    /// # Errors
+    /// [`EngineError::Store`].
+    async fn retry_revokes(&self) -> Result<RevokePass, EngineError>;
+    /// Crypto-shreds a workspace: deletes its data key, so none of its sealed tokens (stored or
+    /// queued for revocation) can be opened again.
+    ///
+    /// # Errors
+    /// [`EngineError::Vault`] or [`EngineError::Store`].
+    async fn shred_workspace(&self, scope: WorkspaceScope) -> Result<(), EngineError>;
 }

@@ -12,6 +12,7 @@ use tenants::{
 
 use crate::api::{EngineHandle, PostPatch, PostView};
 use crate::error::EngineError;
+use crate::events::EventKind;
 use crate::posts::{due_ref, new_deliveries};
 
 fn not_found(id: PostId) -> EngineError {
@@ -46,11 +47,18 @@ impl EngineHandle {
         }
         let now = ctx.now();
         let post = &mut view.post;
+        let content_changed = patch.caption.is_some()
+            || patch.media_ids.is_some()
+            || patch.media_urls.is_some()
+            || patch.variants.is_some();
         if let Some(c) = patch.caption {
             post.caption = c;
         }
         if let Some(m) = patch.media_ids {
             post.media_ids = m;
+        }
+        if let Some(u) = patch.media_urls {
+            post.media_urls = u;
         }
         if let Some(v) = patch.variants {
             post.variants = v;
@@ -69,6 +77,12 @@ impl EngineHandle {
             })?;
             post.scheduled_at = Some(at);
         }
+        if content_changed {
+            let errors = crate::posts::content_errors(ctx, scope, post).await?;
+            if !errors.is_empty() {
+                return Err(EngineError::Validation(errors));
+            }
+        }
         let to_scheduled =
             patch.status == Some(PostStatus::Scheduled) && post.status == PostStatus::Draft;
         post.updated_at = now;
@@ -83,6 +97,9 @@ impl EngineHandle {
             }
             let deliveries = new_deliveries(post, &accounts, post.scheduled_at.unwrap_or(now), now);
             ctx.store.create_post(scope, post, &deliveries).await?;
+            if !deliveries.is_empty() {
+                self.emit_post_event(scope, id, EventKind::PostScheduled);
+            }
             view.deliveries = deliveries;
         } else {
             ctx.store.update_post(scope, post).await?;
@@ -93,6 +110,9 @@ impl EngineHandle {
                         self.move_delivery(scope, d, DeliveryEvent::Reschedule { due_at: at })
                             .await?,
                     );
+                }
+                if !moved.is_empty() {
+                    self.emit_post_event(scope, id, EventKind::PostScheduled);
                 }
                 view.deliveries = moved;
             }
@@ -118,8 +138,10 @@ impl EngineHandle {
         let mut view = self.get_post(scope, id).await?;
         let reason = DeliveryError::new("canceled_by_user", "the post was canceled");
         let mut out = Vec::new();
+        let mut num_canceled = 0;
         for d in &view.deliveries {
             if matches!(d.state, DeliveryState::Scheduled | DeliveryState::Held) {
+                num_canceled += 1;
                 out.push(
                     self.move_delivery(
                         scope,
@@ -143,6 +165,9 @@ impl EngineHandle {
         };
         view.post.updated_at = ctx.now();
         ctx.store.update_post(scope, &view.post).await?;
+        if num_canceled > 0 {
+            self.emit_post_event(scope, id, EventKind::PostCanceled);
+        }
         Ok(view)
     }
 

@@ -13,6 +13,7 @@ use tenants::{
 
 use crate::api::{EngineHandle, NewPost, PostView};
 use crate::error::EngineError;
+use crate::events::{EngineEvent, EventKind};
 use crate::workspace::WorkspaceMsg;
 
 fn not_found(id: PostId) -> EngineError {
@@ -54,6 +55,7 @@ impl EngineHandle {
             .store
             .get_workspace(scope)
             .await?
+            .filter(|w| w.deletion_requested_at.is_none())
             .ok_or_else(|| EngineError::NotFound {
                 kind: "workspace",
                 id: scope.workspace_id().to_string(),
@@ -86,11 +88,7 @@ impl EngineHandle {
                 }
             }
             let platforms: Vec<_> = accounts.iter().map(|a| a.platform).collect();
-            let media: Vec<_> = n
-                .media_urls
-                .iter()
-                .filter_map(|u| tenants::rules::MediaKind::from_extension(u))
-                .collect();
+            let media = media_kinds(ctx, scope, &n.media_ids, &n.media_urls, &mut errors).await?;
             errors.extend(tenants::validate_post_content(
                 &n.caption,
                 &n.variants,
@@ -143,6 +141,9 @@ impl EngineHandle {
                 Vec::new()
             };
             ctx.store.create_post(scope, &post, &deliveries).await?;
+            if !deliveries.is_empty() {
+                self.emit_post_event(scope, post.id, EventKind::PostScheduled);
+            }
             for d in &deliveries {
                 due.entry(d.account_id).or_default().push(due_ref(d));
             }
@@ -155,13 +156,17 @@ impl EngineHandle {
     /// Reads a post with its deliveries.
     ///
     /// # Errors
-    /// [`EngineError::NotFound`] for an unknown post.
+    /// [`EngineError::NotFound`] for an unknown post, or one of an erased workspace.
     pub async fn get_post(
         &self,
         scope: WorkspaceScope,
         id: PostId,
     ) -> Result<PostView, EngineError> {
         let ctx = &self.inner.ctx;
+        let live = ctx.store.get_workspace(scope).await?;
+        if live.is_none_or(|w| w.deletion_requested_at.is_some()) {
+            return Err(not_found(id));
+        }
         let post = ctx
             .store
             .get_post(scope, id)
@@ -191,6 +196,19 @@ impl EngineHandle {
                 "a delivery changed meanwhile; read the post and try again".into(),
             )),
         }
+    }
+
+    /// Emits a post event (`post.scheduled`, `post.canceled`) once its store write succeeded.
+    pub(crate) fn emit_post_event(&self, scope: WorkspaceScope, post_id: PostId, kind: EventKind) {
+        let ctx = &self.inner.ctx;
+        ctx.emit(EngineEvent {
+            kind,
+            workspace_id: scope.workspace_id(),
+            post_id: Some(post_id),
+            account_id: None,
+            reason: None,
+            at: ctx.now(),
+        });
     }
 
     /// Tells the account actors about deliveries in their window.
@@ -263,4 +281,62 @@ pub(crate) fn due_ref(d: &Delivery) -> DueRef {
         account_id: d.account_id,
         post_id: d.post_id,
     }
+}
+
+/// The media kinds a post carries: one per public URL (its extension, an image when unknown);
+/// uploaded media (`media_ids`) must exist in the workspace, and count by their content type
+/// when no URL is given (the gateway sends one URL per uploaded media).
+async fn media_kinds(
+    ctx: &crate::context::Ctx,
+    scope: WorkspaceScope,
+    media_ids: &[tenants::MediaId],
+    media_urls: &[String],
+    errors: &mut Vec<FieldError>,
+) -> Result<Vec<tenants::rules::MediaKind>, EngineError> {
+    use tenants::rules::MediaKind;
+    let mut from_ids = Vec::new();
+    for (i, id) in media_ids.iter().enumerate() {
+        match ctx.store.get_media(scope, *id).await? {
+            Some(m) => from_ids.push(MediaKind::from_content_type(&m.content_type)),
+            None => errors.push(FieldError::new(
+                format!("media_ids[{i}]"),
+                "no media with this id",
+            )),
+        }
+    }
+    if media_urls.is_empty() {
+        return Ok(from_ids.into_iter().flatten().collect());
+    }
+    Ok(media_urls
+        .iter()
+        .map(|u| MediaKind::from_extension(u).unwrap_or(MediaKind::Image))
+        .collect())
+}
+
+/// Re-validates an edited post's content against its accounts' platforms.
+///
+/// # Errors
+/// Store failures.
+pub(crate) async fn content_errors(
+    ctx: &crate::context::Ctx,
+    scope: WorkspaceScope,
+    post: &Post,
+) -> Result<Vec<FieldError>, EngineError> {
+    let mut errors = Vec::new();
+    let mut platforms = Vec::new();
+    for a in &post.account_ids {
+        if let Some(acc) = ctx.store.get_account(scope.account(*a)).await?
+            && acc.status != AccountStatus::Disconnected
+        {
+            platforms.push(acc.platform);
+        }
+    }
+    let media = media_kinds(ctx, scope, &post.media_ids, &post.media_urls, &mut errors).await?;
+    errors.extend(tenants::validate_post_content(
+        &post.caption,
+        &post.variants,
+        &media,
+        &platforms,
+    ));
+    Ok(errors)
 }

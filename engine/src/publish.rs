@@ -9,7 +9,6 @@
 //!    retry time when the partner proved nothing was published.
 
 use jiff::Timestamp;
-use schema::CasOutcome;
 use tenants::{
     AccountStatus, Delivery, DeliveryError, DeliveryEvent, DeliveryId, DeliveryState, PostId,
 };
@@ -20,6 +19,11 @@ use crate::error::EngineError;
 use crate::events::{EngineEvent, EventKind};
 use crate::outbound::{PartnerError, PartnerPost, PartnerStatus, PublishRequest};
 use crate::workspace::WorkspaceMsg;
+
+mod cas;
+
+pub use cas::transition;
+use cas::transition_all;
 
 /// Acts on one due delivery.
 ///
@@ -56,7 +60,9 @@ pub async fn process(
 /// Releases a held delivery whose condition may have cleared, then attempts it.
 async fn release(ctx: &Ctx, state: &mut AccountState, d: Delivery) -> Result<(), EngineError> {
     let code = d.last_error.as_ref().map(|e| e.code.as_str()).unwrap_or("");
-    if code == "account_needs_reconnect" && state.account.status != AccountStatus::Active {
+    if matches!(code, "account_needs_reconnect" | "account_degraded")
+        && state.account.status != AccountStatus::Active
+    {
         return Ok(());
     }
     if code == "processing_restricted" && restricted(ctx, state).await? {
@@ -76,7 +82,14 @@ async fn restricted(ctx: &Ctx, state: &AccountState) -> Result<bool, EngineError
 
 /// Runs the checks, claims the delivery and calls the partner.
 async fn attempt(ctx: &Ctx, state: &mut AccountState, d: Delivery) -> Result<(), EngineError> {
-    if restricted(ctx, state).await? {
+    // Both reads are needed on the common path; reading them together halves the wait.
+    let (is_restricted, post) = tokio::try_join!(restricted(ctx, state), async {
+        Ok(ctx
+            .store
+            .get_post(state.scope.workspace(), d.post_id)
+            .await?)
+    },)?;
+    if is_restricted {
         let reason = DeliveryError::new(
             "processing_restricted",
             "processing is restricted for this workspace; lift the restriction to publish",
@@ -93,6 +106,9 @@ async fn attempt(ctx: &Ctx, state: &mut AccountState, d: Delivery) -> Result<(),
             };
             return hold(ctx, state, &d, reason, None).await;
         }
+        AccountStatus::Degraded => {
+            return hold(ctx, state, &d, crate::workspace::degraded_reason(), None).await;
+        }
         AccountStatus::Disconnected => {
             let reason = DeliveryError::new("account_disconnected", "the account was disconnected");
             transition(ctx, state, &d, DeliveryEvent::Cancel { reason }).await?;
@@ -100,11 +116,7 @@ async fn attempt(ctx: &Ctx, state: &mut AccountState, d: Delivery) -> Result<(),
             return Ok(());
         }
     }
-    let Some(post) = ctx
-        .store
-        .get_post(state.scope.workspace(), d.post_id)
-        .await?
-    else {
+    let Some(post) = post else {
         let reason = DeliveryError::new(
             "post_missing",
             "the post was deleted before it could publish",
@@ -167,16 +179,14 @@ pub async fn on_partner_post(
     d: &Delivery,
     post: PartnerPost,
 ) -> Result<(), EngineError> {
-    let mut d = d.clone();
-    if d.partner_post_id.as_deref() != Some(post.partner_post_id.as_str()) {
-        let ev = DeliveryEvent::Accepted {
-            partner_post_id: post.partner_post_id.clone(),
-        };
-        match transition(ctx, state, &d, ev).await? {
-            Some(next) => d = next,
-            None => return Ok(()),
-        }
-    }
+    // A new partner post id and the outcome are persisted in one compare-and-set: the answer is
+    // already in hand, so writing `accepted` on its own first would only add a durable round.
+    let accepted =
+        (d.partner_post_id.as_deref() != Some(post.partner_post_id.as_str())).then(|| {
+            DeliveryEvent::Accepted {
+                partner_post_id: post.partner_post_id.clone(),
+            }
+        });
     let event = match post.status {
         PartnerStatus::Published {
             platform_post_id,
@@ -196,7 +206,7 @@ pub async fn on_partner_post(
             check_at: ctx.now() + ctx.tuning.pending_poll,
         },
     };
-    finish(ctx, state, &d, event).await
+    finish_all(ctx, state, d, accepted.into_iter().chain([event])).await
 }
 
 async fn on_publish_error(
@@ -317,13 +327,27 @@ async fn hold(
 }
 
 /// Applies an outcome, requeues what must run again and tells the workspace about the post.
+///
+/// # Errors
+/// Store failures.
 pub async fn finish(
     ctx: &Ctx,
     state: &mut AccountState,
     d: &Delivery,
     event: DeliveryEvent,
 ) -> Result<(), EngineError> {
-    let Some(next) = transition(ctx, state, d, event).await? else {
+    finish_all(ctx, state, d, [event]).await
+}
+
+/// Like [`finish`] for a sequence of events applied in memory and persisted in one
+/// compare-and-set on `d`'s version, so they land together or not at all.
+async fn finish_all(
+    ctx: &Ctx,
+    state: &mut AccountState,
+    d: &Delivery,
+    events: impl IntoIterator<Item = DeliveryEvent>,
+) -> Result<(), EngineError> {
+    let Some(next) = transition_all(ctx, state, d, events).await? else {
         return Ok(());
     };
     match next.state {
@@ -357,34 +381,4 @@ fn notify_post(state: &AccountState, d: &Delivery) {
     state
         .workspace
         .send(WorkspaceMsg::PostChanged { post_id: d.post_id });
-}
-
-/// Persists `event` on `d` by compare-and-set. `None` when the event is illegal or another
-/// writer moved the delivery first (then nothing happened here).
-///
-/// # Errors
-/// Store failures.
-pub async fn transition(
-    ctx: &Ctx,
-    state: &mut AccountState,
-    d: &Delivery,
-    event: DeliveryEvent,
-) -> Result<Option<Delivery>, EngineError> {
-    let next = match d.apply(&event, ctx.now()) {
-        Ok(next) => next,
-        Err(illegal) => {
-            tracing::warn!(delivery_id = %d.id, error = %illegal, "transition refused");
-            return Ok(None);
-        }
-    };
-    match ctx.store.transition(state.scope, d.version, &next).await? {
-        CasOutcome::Applied => {
-            state.count(next.state);
-            Ok(Some(next))
-        }
-        CasOutcome::Conflict(_) => {
-            tracing::info!(delivery_id = %d.id, "delivery moved by another writer");
-            Ok(None)
-        }
-    }
 }

@@ -8,8 +8,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 
+use futures::{StreamExt as _, TryStreamExt as _};
 use jiff::Timestamp;
-use schema::{NUM_SHARDS, PageRequest, WorkspaceScope, hour_bucket};
+use schema::{AccountScope, NUM_SHARDS, PageRequest, WorkspaceScope, hour_bucket};
 use tenants::{AccountId, AccountStatus, DeliveryId, WorkspaceId};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -85,8 +86,14 @@ impl Scheduler {
     }
 }
 
+/// Account reads of the recovery pass in flight at once.
+const RECOVERY_CONCURRENCY: usize = 64;
+
 /// The start-up recovery pass: activates every account of every workspace that has a due row in
 /// `[epoch, now + window)`. The actor then loads and acts on what is really due and not terminal.
+/// Workspaces are taken a page at a time; their account lists and each account's due check are
+/// read concurrently (at most [`RECOVERY_CONCURRENCY`] reads in flight), since one read at a
+/// time would make start-up as long as the number of accounts times a read.
 ///
 /// # Errors
 /// Store failures.
@@ -96,42 +103,38 @@ pub async fn recover(ctx: &Ctx, root: &RootHandle) -> Result<usize, EngineError>
     let mut page = PageRequest::first(PAGE);
     loop {
         let workspaces = ctx.store.list_all_workspaces(page.clone()).await?;
-        for ws in &workspaces.items {
-            let scope = WorkspaceScope::authorized(ws.id);
-            let mut accounts_page = PageRequest::first(PAGE);
-            let mut handle = None;
-            loop {
-                let accounts = ctx
+        let scopes = workspaces
+            .items
+            .iter()
+            .map(|w| WorkspaceScope::authorized(w.id));
+        let accounts: Vec<Vec<AccountScope>> = futures::stream::iter(scopes)
+            .map(|scope| accounts_to_check(ctx, scope))
+            .buffered(RECOVERY_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let due: Vec<Option<AccountScope>> = futures::stream::iter(accounts.into_iter().flatten())
+            .map(|scope| async move {
+                let due = ctx
                     .store
-                    .list_accounts(scope, accounts_page.clone())
+                    .account_due(scope, Timestamp::UNIX_EPOCH, to, 1)
                     .await?;
-                for a in accounts
-                    .items
-                    .iter()
-                    .filter(|a| a.status != AccountStatus::Disconnected)
-                {
-                    let due = ctx
-                        .store
-                        .account_due(scope.account(a.id), Timestamp::UNIX_EPOCH, to, 1)
-                        .await?;
-                    if due.is_empty() {
-                        continue;
-                    }
-                    if handle.is_none() {
-                        handle = root.workspace(scope).await.ok();
-                    }
-                    if let Some(h) = &handle {
-                        num += 1;
-                        h.send(WorkspaceMsg::Activate {
-                            account_id: a.id,
-                            from: Timestamp::UNIX_EPOCH,
-                        });
-                    }
-                }
-                match accounts.next_cursor {
-                    Some(c) => accounts_page.cursor = Some(c),
-                    None => break,
-                }
+                Ok::<_, EngineError>((!due.is_empty()).then_some(scope))
+            })
+            .buffered(RECOVERY_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let mut handle = None;
+        for scope in due.into_iter().flatten() {
+            let ws = scope.workspace();
+            if handle.as_ref().is_none_or(|(at, _)| *at != ws) {
+                handle = Some((ws, root.workspace(ws).await.ok()));
+            }
+            if let Some((_, Some(h))) = &handle {
+                num += 1;
+                h.send(WorkspaceMsg::Activate {
+                    account_id: scope.account_id(),
+                    from: Timestamp::UNIX_EPOCH,
+                });
             }
         }
         match workspaces.next_cursor {
@@ -141,6 +144,29 @@ pub async fn recover(ctx: &Ctx, root: &RootHandle) -> Result<usize, EngineError>
     }
     tracing::info!(num_accounts = num, "recovery pass activated accounts");
     Ok(num)
+}
+
+/// The workspace's accounts that are not disconnected, every page.
+async fn accounts_to_check(
+    ctx: &Ctx,
+    scope: WorkspaceScope,
+) -> Result<Vec<AccountScope>, EngineError> {
+    let mut out = Vec::new();
+    let mut page = PageRequest::first(PAGE);
+    loop {
+        let accounts = ctx.store.list_accounts(scope, page.clone()).await?;
+        out.extend(
+            accounts
+                .items
+                .iter()
+                .filter(|a| a.status != AccountStatus::Disconnected)
+                .map(|a| scope.account(a.id)),
+        );
+        match accounts.next_cursor {
+            Some(c) => page.cursor = Some(c),
+            None => return Ok(out),
+        }
+    }
 }
 
 /// Runs the periodic sweep until `cancel`: every `scan_interval`, and at once for each request on

@@ -189,13 +189,56 @@ impl<S: ?Sized + VaultStore> TokenVault<S> {
             &key,
             now,
         );
-        self.store.put_data_key(scope, &wrapped).await?;
-        // Read back what the store kept, so a concurrent first use on another node that wrote
-        // last decides the key everyone seals under.
+        // Insert-if-absent: a concurrent first use on another node that stored a key first
+        // wins, and everyone seals under the key the store kept.
+        let kept = self.store.create_data_key(scope, &wrapped).await?;
+        if kept.workspace_id != scope.workspace_id() || kept.key_version != DATA_KEY_VERSION {
+            return Err(VaultError::Tampered.into());
+        }
+        let key = crypto::unwrap_data_key(&self.keyring, &kept)?;
         self.forget(scope.workspace_id());
-        self.stored_data_key(scope).await?.ok_or_else(|| {
-            StoreError::Backend("data key vanished right after it was written".into()).into()
-        })
+        self.remember(scope.workspace_id(), &key);
+        Ok(key)
+    }
+
+    /// The store this vault writes to.
+    pub fn store(&self) -> &Arc<S> {
+        &self.store
+    }
+
+    /// Seals one secret for an account (a token queued for revocation).
+    ///
+    /// # Errors
+    /// As [`TokenVault::ensure_data_key`].
+    pub async fn seal_secret(
+        &self,
+        scope: AccountScope,
+        secret: &SecretString,
+        now: Timestamp,
+    ) -> Result<Sealed, TokenVaultError> {
+        let key = self.ensure_data_key(scope.workspace(), now).await?;
+        Ok(crypto::seal(
+            &key,
+            secret.expose_secret().as_bytes(),
+            &Self::aad(scope),
+        ))
+    }
+
+    /// Opens one value sealed for an account (a token queued for revocation).
+    ///
+    /// # Errors
+    /// [`TokenVaultError::Shredded`] when the workspace's data key is gone;
+    /// [`TokenVaultError::Crypto`] when the value does not open; [`TokenVaultError::Store`].
+    pub async fn open_sealed(
+        &self,
+        scope: AccountScope,
+        sealed: &Sealed,
+    ) -> Result<SecretString, TokenVaultError> {
+        let key = self
+            .stored_data_key(scope.workspace())
+            .await?
+            .ok_or(TokenVaultError::Shredded)?;
+        Ok(crypto::open_string(&key, sealed, &Self::aad(scope))?)
     }
 
     fn aad(scope: AccountScope) -> SealAad {

@@ -41,6 +41,15 @@ pub struct GatewayConfig {
     pub oauth_client_id: String,
     /// Our OAuth client secret at the platforms.
     pub oauth_client_secret: SecretString,
+    /// How long audit and security log entries are kept (default 90 days).
+    pub audit_retention: Duration,
+    /// How long a data export job and its archive are kept (default 7 days).
+    pub export_retention: Duration,
+    /// The signing secret of the publishing partner's webhooks (`X-Outstand-Signature`).
+    /// Empty: inbound partner webhooks are not configured and answer 503.
+    pub outstand_webhook_secret: SecretString,
+    /// CSV import limits: upload size and rows (413 past them), the size answered at once.
+    pub imports: crate::import_jobs::ImportLimits,
 }
 
 impl GatewayConfig {
@@ -62,6 +71,10 @@ impl GatewayConfig {
             oauth_base_url: String::new(),
             oauth_client_id: "socialcrm".to_owned(),
             oauth_client_secret: SecretString::from(String::new()),
+            audit_retention: Duration::from_secs(90 * 24 * 3600),
+            export_retention: Duration::from_secs(7 * 24 * 3600),
+            outstand_webhook_secret: SecretString::from(String::new()),
+            imports: crate::import_jobs::ImportLimits::default(),
         }
     }
 }

@@ -17,12 +17,15 @@
 //! # Ok(()) }
 //! ```
 
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod csv_import;
 pub mod error;
+pub mod export;
 pub mod extract;
 pub mod idempotency;
+pub mod import_jobs;
 pub mod metrics;
 pub mod openapi;
 pub mod rate_limit;
@@ -48,7 +51,8 @@ pub use state::{AppState, StateError};
 ///
 /// Layers, outermost first: tracing, problem+json for any bare error, request metrics (by route
 /// template), the per-credential rate limit and its headers, the body size limit. `/v1` routes
-/// add authentication (then CSRF and the age gate) and idempotency.
+/// add authentication (then CSRF and the age gate), the audit log and idempotency; sign-in,
+/// logout and account connect callbacks are audited too.
 pub fn app(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
     // JSON bodies are capped at `max_body_bytes` by `DefaultBodyLimit` (honoured by `ApiJson`);
@@ -57,9 +61,12 @@ pub fn app(state: AppState) -> Router {
     let outer_limit = limit.max(state.config.max_media_bytes);
     let v1 = routes::v1()
         .route_layer(from_fn_with_state(state.clone(), idempotency::idempotency))
+        .route_layer(from_fn_with_state(state.clone(), audit::record))
         .route_layer(from_fn_with_state(state.clone(), auth::authenticate));
     Router::new()
-        .merge(routes::public())
+        .merge(
+            routes::public().route_layer(from_fn_with_state(state.clone(), audit::record_public)),
+        )
         .merge(openapi::router())
         .merge(v1)
         .layer(DefaultBodyLimit::max(limit))
@@ -67,8 +74,20 @@ pub fn app(state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), rate_limit::enforce))
         .layer(from_fn_with_state(state.clone(), metrics::track))
         .layer(from_fn(error::problem_fallback))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+/// The tracing span of a request: method and path only. The query string is left out because
+/// OAuth callbacks carry authorization codes and `state` values there, which must never reach
+/// a log line.
+fn request_span(request: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    tracing::debug_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        version = ?request.version(),
+    )
 }
 
 /// Serves [`app`] on `listener` until `shutdown` resolves, then drains in-flight requests.

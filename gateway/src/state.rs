@@ -37,6 +37,8 @@ pub struct AppState {
     pub(crate) http: reqwest::Client,
     /// Account connects waiting for their platform callback, and the platform OAuth client.
     pub(crate) connects: Arc<crate::routes::account_connect::PendingConnects>,
+    /// CSV import jobs running in this process.
+    pub(crate) imports: Arc<crate::import_jobs::ImportJobs>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -70,6 +72,7 @@ impl AppState {
             connects: Arc::new(
                 crate::routes::account_connect::PendingConnects::from_config(&config),
             ),
+            imports: Arc::new(crate::import_jobs::ImportJobs::new(&config.imports)),
             rate_limits: Arc::new(RateLimits::new(config.rate_limit)),
             metrics: Arc::new(Metrics::default()),
             config: Arc::new(config),

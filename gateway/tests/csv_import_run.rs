@@ -186,7 +186,7 @@ fn test_report_has_the_documented_wire_shape() {
             "status"
         ]
     );
-    assert_eq!(json["status"], "partial");
+    assert_eq!(json["status"], "completed");
     assert_eq!(
         json["errors"][0],
         serde_json::json!({

@@ -45,6 +45,8 @@ pub enum Command {
         #[arg(long)]
         out: std::path::PathBuf,
     },
+    /// Import posts from a CSV file (over HTTP with --server, else against the configured store).
+    Import(crate::commands::import::ImportArgs),
     /// Manage API keys.
     Keys {
         /// The key operation.

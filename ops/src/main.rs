@@ -48,6 +48,7 @@ fn main() -> ExitCode {
             Command::Doctor => commands::doctor::run(&settings).await,
             Command::Compact => commands::migrate::compact(&settings).await,
             Command::Keys { action } => commands::keys::run(&settings, action).await,
+            Command::Import(args) => commands::import::run(&settings, args).await,
             Command::Export { workspace, out } => {
                 commands::export::run(&settings, &workspace, out).await
             }

@@ -17,7 +17,9 @@ mod outstand;
 mod posts;
 mod server;
 mod signin;
+mod smtp;
 mod tokens;
+mod webhook_sender;
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -31,6 +33,7 @@ use tokio::task::JoinHandle;
 
 pub use faults::Faults;
 pub use ledger::{LedgerEntry, SandboxStats};
+pub use smtp::SentEmail;
 
 use faults::FaultState;
 use ledger::Ledger;
@@ -54,6 +57,11 @@ pub struct SandboxConfig {
     pub outstand_api_key: String,
     /// How long an accepted post stays `pending` before it is published (0: published at once).
     pub publish_delay_ms: u64,
+    /// Where Outstand-style webhooks (`post.published`, `post.error`) are sent when simulated
+    /// posts settle; `None` sends none.
+    pub webhook_url: Option<String>,
+    /// The webhook signing secret (`X-Outstand-Signature: sha256=<hex>`).
+    pub webhook_secret: String,
 }
 
 impl Default for SandboxConfig {
@@ -65,6 +73,8 @@ impl Default for SandboxConfig {
             refresh_lifetime_secs: 180 * 24 * 3600,
             outstand_api_key: "sandbox-outstand-key".to_owned(),
             publish_delay_ms: 0,
+            webhook_url: None,
+            webhook_secret: "sandbox-webhook-secret".to_owned(),
         }
     }
 }
@@ -77,6 +87,7 @@ impl fmt::Debug for SandboxConfig {
             .field("refresh_lifetime_secs", &self.refresh_lifetime_secs)
             .field("outstand_api_key", &"<redacted>")
             .field("publish_delay_ms", &self.publish_delay_ms)
+            .field("webhook_url", &self.webhook_url)
             .finish()
     }
 }
@@ -94,6 +105,9 @@ pub(crate) struct AppState {
     posts: Mutex<PostStore>,
     people: Mutex<PeopleStore>,
     stats: Mutex<SandboxStats>,
+    webhooks: Option<webhook_sender::WebhookSender>,
+    /// Every message the SMTP sink received.
+    emails: smtp::Outbox,
 }
 
 pub(crate) type Shared = Arc<AppState>;
@@ -144,6 +158,7 @@ impl AppState {
 /// A running sandbox. Dropping it stops the server too; [`Sandbox::shutdown`] also waits for it.
 pub struct Sandbox {
     addr: SocketAddr,
+    smtp_addr: SocketAddr,
     state: Shared,
     shutdown_tx: watch::Sender<bool>,
     server: JoinHandle<()>,
@@ -178,9 +193,15 @@ impl Sandbox {
             posts: Mutex::new(PostStore::default()),
             people: Mutex::new(PeopleStore::default()),
             stats: Mutex::new(SandboxStats::default()),
+            webhooks: config
+                .webhook_url
+                .map(|url| webhook_sender::WebhookSender::new(url, config.webhook_secret)),
+            emails: smtp::Outbox::default(),
         });
         let app = router(state.clone()).into_make_service_with_connect_info::<Connection>();
         let (shutdown_tx, mut shutdown_rx) = watch::channel(false);
+        webhook_sender::spawn_loop(state.clone(), shutdown_tx.subscribe());
+        let smtp_addr = smtp::spawn(state.emails.clone(), shutdown_tx.subscribe()).await?;
         let server = tokio::spawn(async move {
             // Ends on `shutdown()` or when the `Sandbox` is dropped (the sender goes away).
             let signal = async move {
@@ -195,6 +216,7 @@ impl Sandbox {
         tracing::info!(%addr, "sandbox listening");
         Ok(Sandbox {
             addr,
+            smtp_addr,
             state,
             shutdown_tx,
             server,
@@ -209,6 +231,16 @@ impl Sandbox {
     /// `http://127.0.0.1:PORT`, the base every partner prefix hangs off.
     pub fn base_url(&self) -> String {
         self.state.base_url.clone()
+    }
+
+    /// The SMTP sink's address (loopback), to configure as the mail relay.
+    pub fn smtp_addr(&self) -> SocketAddr {
+        self.smtp_addr
+    }
+
+    /// Every email the SMTP sink received, in order.
+    pub fn emails(&self) -> Vec<SentEmail> {
+        lock(&self.state.emails).clone()
     }
 
     /// Every accepted publish, in order.
@@ -239,6 +271,15 @@ impl Sandbox {
             .invalidate(platform, None, Some(user_id));
     }
 
+    /// Sends the Outstand-style webhooks due now (posts settled on the sandbox clock) and
+    /// returns how many were acknowledged; the background loop does the same every 250 ms.
+    pub async fn flush_webhooks(&self) -> usize {
+        match &self.state.webhooks {
+            Some(sender) => sender.flush(&self.state).await,
+            None => 0,
+        }
+    }
+
     /// Counters of what the sandbox saw.
     pub fn stats(&self) -> SandboxStats {
         lock(&self.state.stats).clone()
@@ -260,5 +301,6 @@ fn router(state: Shared) -> Router {
         .merge(oauth::router(state.clone()))
         .merge(signin::router(state.clone()))
         .merge(control::router())
+        .merge(smtp::router())
         .with_state(state)
 }

@@ -37,10 +37,15 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0004_webhooks_analytics.cql",
         cql: include_str!("../cql/0004_webhooks_analytics.cql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_imports.cql",
+        cql: include_str!("../cql/0005_imports.cql"),
+    },
 ];
 
 /// The schema version this binary expects: the last migration's.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// What `migrate` did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -398,6 +398,7 @@ pub trait Store:
     + MediaStore
     + MetaStore
     + crate::store_erasure::ErasureStore
+    + crate::store_imports::ImportStore
     + crate::store_privacy::AuditStore
     + crate::store_privacy::ExportStore
     + crate::store_privacy::NoticeStore
@@ -419,6 +420,7 @@ impl<T> Store for T where
         + MediaStore
         + MetaStore
         + crate::store_erasure::ErasureStore
+        + crate::store_imports::ImportStore
         + crate::store_privacy::AuditStore
         + crate::store_privacy::ExportStore
         + crate::store_privacy::NoticeStore

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::error::StoreResult;
 use crate::scope::{AccountScope, WorkspaceScope};
 use crate::store::{Page, PageRequest};
+use crate::store_erasure::PurgeProgress;
 
 /// Normalised metrics. A metric the platform does not report is `None`, never 0.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,8 +94,11 @@ pub struct AnalyticsJob {
 pub trait AnalyticsStore: Send + Sync {
     /// Inserts or replaces a sample (keyed by account, time and post); a post sample is also
     /// written to the post's series in the same batch.
-    async fn put_metric_sample(&self, scope: AccountScope, sample: &MetricSample)
-    -> StoreResult<()>;
+    async fn put_metric_sample(
+        &self,
+        scope: AccountScope,
+        sample: &MetricSample,
+    ) -> StoreResult<()>;
     /// The account's samples (account and post samples) with `from <= at < to`, in time
     /// order, reading only the months in range.
     async fn list_account_metrics(
@@ -117,6 +121,15 @@ pub trait AnalyticsStore: Send + Sync {
         bucket: i64,
         page: PageRequest,
     ) -> StoreResult<Page<AnalyticsJob>>;
+    /// Deletes up to about `max_rows` of an erased workspace's metric samples (the account
+    /// series and the per-post series). Call again until [`PurgeProgress::done`]; idempotent.
+    /// Pull jobs are index rows that expire on their own; the worker skips those of an erased
+    /// workspace.
+    async fn purge_metrics(
+        &self,
+        scope: WorkspaceScope,
+        max_rows: usize,
+    ) -> StoreResult<PurgeProgress>;
 }
 
 /// The month bucket of an instant (`year * 12 + month - 1`, UTC), the time part of metric
@@ -163,7 +176,12 @@ pub(crate) mod key {
         KeyBuf::new().uuid(ws.as_uuid()).uuid(post.as_uuid()).done()
     }
     /// `post_metric_samples(..., at_ns, account_id)`.
-    pub(crate) fn post_sample(ws: WorkspaceId, post: PostId, at_ns: i64, account: AccountId) -> Vec<u8> {
+    pub(crate) fn post_sample(
+        ws: WorkspaceId,
+        post: PostId,
+        at_ns: i64,
+        account: AccountId,
+    ) -> Vec<u8> {
         let mut k = post_part(ws, post);
         k.extend(KeyBuf::new().i64(at_ns).uuid(account.as_uuid()).done());
         k

@@ -163,7 +163,11 @@ pub(crate) mod key {
     use crate::keys::KeyBuf;
 
     /// `revoke_retries((workspace_id), account_id, token_kind)`.
-    pub(crate) fn revoke_retry(ws: WorkspaceId, account: AccountId, kind: RevokeTokenKind) -> Vec<u8> {
+    pub(crate) fn revoke_retry(
+        ws: WorkspaceId,
+        account: AccountId,
+        kind: RevokeTokenKind,
+    ) -> Vec<u8> {
         KeyBuf::new()
             .uuid(ws.as_uuid())
             .uuid(account.as_uuid())

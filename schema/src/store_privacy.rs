@@ -57,11 +57,24 @@ pub struct AuditQuery {
     pub now: Timestamp,
 }
 
+/// The longest audit window one query covers: a window reaching further back is cut to the
+/// `MAX_AUDIT_WINDOW_DAYS` days before its end (longer than any retention limit).
+pub const MAX_AUDIT_WINDOW_DAYS: i64 = 400;
+
 impl AuditQuery {
+    /// The inclusive start actually used: `from`, cut to [`MAX_AUDIT_WINDOW_DAYS`] before `to`.
+    pub fn effective_from(&self) -> Timestamp {
+        let earliest = self
+            .to
+            .saturating_sub(jiff::SignedDuration::from_hours(MAX_AUDIT_WINDOW_DAYS * 24))
+            .unwrap_or(Timestamp::MIN);
+        self.from.max(earliest)
+    }
+
     /// Whether an entry passes the filters.
     pub fn matches(&self, entry: &AuditEntry) -> bool {
         entry.expires_at > self.now
-            && entry.at >= self.from
+            && entry.at >= self.effective_from()
             && entry.at < self.to
             && self.actor.as_ref().is_none_or(|a| *a == entry.actor)
             && self
@@ -262,4 +275,3 @@ pub(crate) mod key {
         KeyBuf::new().i64(i64::from(year)).done()
     }
 }
-

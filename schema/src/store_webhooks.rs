@@ -5,12 +5,13 @@
 use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use tenants::{Sealed, WebhookId, WorkspaceId};
+use tenants::{AccountId, Sealed, WebhookId, WorkspaceId};
 use uuid::Uuid;
 
 use crate::error::StoreResult;
 use crate::scope::WorkspaceScope;
 use crate::store::{Page, PageRequest};
+use crate::store_erasure::PurgeProgress;
 
 /// How long messages and attempts are kept after their last write (30 days).
 pub const WEBHOOK_LOG_RETENTION_SECS: i64 = 30 * 24 * 3600;
@@ -130,8 +131,11 @@ pub struct WebhookDueRef {
 #[async_trait]
 pub trait WebhookStore: Send + Sync {
     /// Inserts or replaces an endpoint.
-    async fn put_webhook(&self, scope: WorkspaceScope, endpoint: &WebhookEndpoint)
-    -> StoreResult<()>;
+    async fn put_webhook(
+        &self,
+        scope: WorkspaceScope,
+        endpoint: &WebhookEndpoint,
+    ) -> StoreResult<()>;
     /// Reads an endpoint.
     async fn get_webhook(
         &self,
@@ -175,6 +179,30 @@ pub trait WebhookStore: Send + Sync {
         endpoint_id: WebhookId,
         page: PageRequest,
     ) -> StoreResult<Page<WebhookAttempt>>;
+    /// Records which workspace and account a publishing-partner account id belongs to, so an
+    /// inbound partner webhook can be routed.
+    async fn put_partner_account_ref(
+        &self,
+        partner_account_id: &str,
+        workspace_id: WorkspaceId,
+        account_id: AccountId,
+    ) -> StoreResult<()>;
+    /// The workspace and account of a partner account id.
+    async fn get_partner_account_ref(
+        &self,
+        partner_account_id: &str,
+    ) -> StoreResult<Option<(WorkspaceId, AccountId)>>;
+    /// Forgets a partner account id's route (erasure).
+    async fn delete_partner_account_ref(&self, partner_account_id: &str) -> StoreResult<()>;
+    /// Deletes up to about `max_rows` of an erased workspace's webhook rows: every endpoint's
+    /// outbox (with the due-index row of each pending message) and attempt log, then the
+    /// endpoint. Call again until [`PurgeProgress::done`]; idempotent. Older due-index rows
+    /// hold only ids and expire with their retention.
+    async fn purge_webhooks(
+        &self,
+        scope: WorkspaceScope,
+        max_rows: usize,
+    ) -> StoreResult<PurgeProgress>;
 }
 
 /// The ordered keys of the webhook tables (shared by both backends' cursors).
@@ -215,6 +243,10 @@ pub(crate) mod key {
     /// The partition prefix of `webhook_due`.
     pub(crate) fn due_part(hour: i64) -> Vec<u8> {
         KeyBuf::new().i64(hour).done()
+    }
+    /// `partner_account_refs((partner_account_id))`.
+    pub(crate) fn partner_account(id: &str) -> Vec<u8> {
+        KeyBuf::new().str(id).done()
     }
     /// `webhook_due((hour), due_at_ns, message_id)`.
     pub(crate) fn due(hour: i64, due_ns: i64, message: Uuid) -> Vec<u8> {

@@ -17,6 +17,9 @@ pub enum AccountStatus {
     NeedsReconnect,
     /// Disconnected by a person: tokens revoked and deleted, pending deliveries canceled.
     Disconnected,
+    /// The account's worker crashed repeatedly and was stopped. Deliveries are held with a reason
+    /// until a person reconnects the account (which makes it active again).
+    Degraded,
 }
 
 /// A social account connected to a workspace. Tokens are not here: they live encrypted in the

@@ -22,11 +22,15 @@ pub enum WorkspaceMsg {
         /// Their due rows.
         refs: Vec<DueRef>,
     },
-    /// A delivery of this post reached a terminal state: recompute the post's status.
+    /// A delivery of this post reached a terminal state: mark the post dirty; its status is
+    /// recomputed in the next flush.
     PostChanged {
         /// The post.
         post_id: PostId,
     },
+    /// Recompute and store the status of the posts marked dirty since the last flush (queued
+    /// by the actor itself behind the `PostChanged` that marked them).
+    FlushPosts,
     /// Wake every resident account actor (clock moved).
     WakeAll,
     /// The account record or tokens changed.

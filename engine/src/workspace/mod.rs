@@ -3,7 +3,9 @@
 //! and serialises post status updates, so the post's overall status always follows its
 //! deliveries.
 
+mod degraded;
 mod handle;
+mod post_status;
 mod supervise;
 
 use std::collections::HashMap;
@@ -14,8 +16,10 @@ use std::time::Instant;
 use jiff::Timestamp;
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use schema::WorkspaceScope;
-use tenants::{AccountId, AccountStatus, PostId, PostStatus, post_status_from};
+use tenants::{AccountId, AccountStatus};
+use tracing::Instrument as _;
 
+pub use degraded::degraded_reason;
 pub use handle::{WorkspaceHandle, WorkspaceMsg};
 pub use supervise::{RestartDecision, RestartLog};
 
@@ -35,6 +39,7 @@ pub struct WorkspaceState {
     accounts: HashMap<AccountId, AccountHandle>,
     by_actor: HashMap<ActorId, AccountId>,
     restarts: HashMap<AccountId, RestartLog>,
+    dirty_posts: post_status::DirtyPosts,
 }
 
 impl Actor for WorkspaceActor {
@@ -54,6 +59,7 @@ impl Actor for WorkspaceActor {
             accounts: HashMap::new(),
             by_actor: HashMap::new(),
             restarts: HashMap::new(),
+            dirty_posts: Default::default(),
         })
     }
 
@@ -63,12 +69,47 @@ impl Actor for WorkspaceActor {
         msg: WorkspaceMsg,
         state: &mut WorkspaceState,
     ) -> Result<(), ActorProcessingErr> {
+        let span = tracing::info_span!("workspace", workspace_id = %state.scope.workspace_id());
+        handle_msg(&myself, msg, state).instrument(span).await
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<WorkspaceMsg>,
+        evt: SupervisionEvent,
+        state: &mut WorkspaceState,
+    ) -> Result<(), ActorProcessingErr> {
+        let span = tracing::info_span!("workspace", workspace_id = %state.scope.workspace_id());
+        on_supervision(&myself, evt, state).instrument(span).await
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<WorkspaceMsg>,
+        state: &mut WorkspaceState,
+    ) -> Result<(), ActorProcessingErr> {
+        drain(state).await;
+        state.dirty_posts.flush_all(&state.ctx, state.scope).await;
+        state
+            .ctx
+            .board
+            .set_workspace(state.scope.workspace_id(), false);
+        Ok(())
+    }
+}
+
+async fn handle_msg(
+    myself: &ActorRef<WorkspaceMsg>,
+    msg: WorkspaceMsg,
+    state: &mut WorkspaceState,
+) -> Result<(), ActorProcessingErr> {
+    {
         match msg {
             WorkspaceMsg::Activate { account_id, from } => {
                 if let Some(h) = state.accounts.get(&account_id) {
                     h.send(AccountMsg::Reload { from });
                 } else {
-                    start_account(&myself, state, account_id, from).await;
+                    start_account(myself, state, account_id, from).await;
                 }
             }
             WorkspaceMsg::Schedule { account_id, refs } => {
@@ -82,13 +123,18 @@ impl Actor for WorkspaceActor {
                         .map(|r| r.due_at)
                         .min()
                         .unwrap_or(Timestamp::UNIX_EPOCH);
-                    start_account(&myself, state, account_id, from).await;
+                    start_account(myself, state, account_id, from).await;
                 }
             }
             WorkspaceMsg::PostChanged { post_id } => {
-                if let Err(e) = update_post_status(&state.ctx, state.scope, post_id).await {
-                    tracing::warn!(workspace_id = %state.scope.workspace_id(), post_id = %post_id, error = %e,
-                        "post status update failed");
+                // The flush goes behind the changes already queued, so they share it.
+                if state.dirty_posts.mark(post_id) {
+                    myself.cast(WorkspaceMsg::FlushPosts)?;
+                }
+            }
+            WorkspaceMsg::FlushPosts => {
+                if state.dirty_posts.flush(&state.ctx, state.scope).await {
+                    myself.cast(WorkspaceMsg::FlushPosts)?;
                 }
             }
             WorkspaceMsg::WakeAll => {
@@ -97,10 +143,12 @@ impl Actor for WorkspaceActor {
                 }
             }
             WorkspaceMsg::AccountChanged { account_id } => {
+                // A reconnect is the person's answer to a degraded account: try it afresh.
+                state.restarts.remove(&account_id);
                 if let Some(h) = state.accounts.get(&account_id) {
                     h.send(AccountMsg::AccountChanged);
                 } else {
-                    start_account(&myself, state, account_id, Timestamp::UNIX_EPOCH).await;
+                    start_account(myself, state, account_id, Timestamp::UNIX_EPOCH).await;
                 }
             }
             WorkspaceMsg::StopAccount { account_id, reply } => {
@@ -118,7 +166,7 @@ impl Actor for WorkspaceActor {
             }
             WorkspaceMsg::Restart { account_id } => {
                 if !state.accounts.contains_key(&account_id) {
-                    start_account(&myself, state, account_id, Timestamp::UNIX_EPOCH).await;
+                    start_account(myself, state, account_id, Timestamp::UNIX_EPOCH).await;
                 }
             }
             WorkspaceMsg::InjectPanic { account_id } => {
@@ -128,18 +176,20 @@ impl Actor for WorkspaceActor {
             }
             WorkspaceMsg::Drain { reply } => {
                 drain(state).await;
+                state.dirty_posts.flush_all(&state.ctx, state.scope).await;
                 let _ = reply.send(());
             }
         }
         Ok(())
     }
+}
 
-    async fn handle_supervisor_evt(
-        &self,
-        myself: ActorRef<WorkspaceMsg>,
-        evt: SupervisionEvent,
-        state: &mut WorkspaceState,
-    ) -> Result<(), ActorProcessingErr> {
+async fn on_supervision(
+    myself: &ActorRef<WorkspaceMsg>,
+    evt: SupervisionEvent,
+    state: &mut WorkspaceState,
+) -> Result<(), ActorProcessingErr> {
+    {
         match evt {
             SupervisionEvent::ActorTerminated(cell, _, _) => {
                 if let Some(id) = state.by_actor.remove(&cell.get_id()) {
@@ -151,23 +201,17 @@ impl Actor for WorkspaceActor {
                     return Ok(());
                 };
                 state.accounts.remove(&account_id);
-                on_account_crash(&myself, state, account_id, &err.to_string());
+                let err = err.to_string();
+                if on_account_crash(myself, state, account_id, &err) {
+                    let scope = state.scope.account(account_id);
+                    if let Err(e) = degraded::persist(&state.ctx, scope, &err).await {
+                        tracing::error!(account_id = %account_id, error = %e,
+                            "could not persist the degraded account");
+                    }
+                }
             }
             _ => {}
         }
-        Ok(())
-    }
-
-    async fn post_stop(
-        &self,
-        _myself: ActorRef<WorkspaceMsg>,
-        state: &mut WorkspaceState,
-    ) -> Result<(), ActorProcessingErr> {
-        drain(state).await;
-        state
-            .ctx
-            .board
-            .set_workspace(state.scope.workspace_id(), false);
         Ok(())
     }
 }
@@ -184,12 +228,13 @@ async fn drain(state: &mut WorkspaceState) {
     state.by_actor.clear();
 }
 
+/// Applies the restart policy to a crash; `true` when the account was given up on (degraded).
 fn on_account_crash(
     myself: &ActorRef<WorkspaceMsg>,
     state: &mut WorkspaceState,
     account_id: AccountId,
     err: &str,
-) {
+) -> bool {
     let ctx = &state.ctx;
     let t = &ctx.tuning;
     let log = state.restarts.entry(account_id).or_default();
@@ -215,6 +260,7 @@ fn on_account_crash(
             });
             // The timer task runs detached; its handle is not needed.
             drop(myself.send_after(after, move || WorkspaceMsg::Restart { account_id }));
+            false
         }
         RestartDecision::Degrade => {
             ctx.board.update_account(account_id, |a| {
@@ -231,6 +277,7 @@ fn on_account_crash(
                 )),
                 at: ctx.now(),
             });
+            true
         }
     }
 }
@@ -274,52 +321,4 @@ async fn start_account(
             tracing::warn!(account_id = %account_id, error = %e, "account actor did not start")
         }
     }
-}
-
-/// Recomputes a post's status from its deliveries, stores it when it changed and emits the
-/// matching event once.
-async fn update_post_status(
-    ctx: &Ctx,
-    scope: WorkspaceScope,
-    post_id: PostId,
-) -> Result<(), crate::EngineError> {
-    let Some(mut post) = ctx.store.get_post(scope, post_id).await? else {
-        return Ok(());
-    };
-    if post.status == PostStatus::Draft {
-        return Ok(());
-    }
-    let deliveries = ctx.store.list_deliveries_of_post(scope, post_id).await?;
-    let states: Vec<_> = deliveries.iter().map(|d| d.state).collect();
-    let status = post_status_from(&states);
-    if status == post.status {
-        return Ok(());
-    }
-    post.status = status;
-    post.updated_at = ctx.now();
-    ctx.store.update_post(scope, &post).await?;
-    let kind = match status {
-        PostStatus::Published => EventKind::PostPublished,
-        PostStatus::PartiallyPublished => EventKind::PostPartiallyPublished,
-        PostStatus::Failed => EventKind::PostFailed,
-        _ => return Ok(()),
-    };
-    let reason = deliveries
-        .iter()
-        .filter_map(|d| {
-            d.last_error
-                .as_ref()
-                .filter(|_| d.state == tenants::DeliveryState::Failed)
-        })
-        .map(|e| format!("{}: {}", e.code, e.message))
-        .next();
-    ctx.emit(EngineEvent {
-        kind,
-        workspace_id: scope.workspace_id(),
-        post_id: Some(post_id),
-        account_id: None,
-        reason,
-        at: ctx.now(),
-    });
-    Ok(())
 }

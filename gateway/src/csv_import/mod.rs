@@ -164,7 +164,7 @@ impl ImportQuery {
 }
 
 /// One problem a person can fix, located as a spreadsheet shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RowError {
     /// The spreadsheet row: the header is row 1.
     pub row: u64,

@@ -44,41 +44,56 @@ pub trait ImportSink {
     /// # Errors
     /// A store failure.
     fn create(&mut self, rows: &[ValidRow]) -> Result<Vec<PostId>, SinkError>;
+
+    /// Told every [`BATCH_ROWS`] rows how far the import is: `rows_read` data rows validated
+    /// (all of them once creation starts) and `posts_created` so far. For a progress display;
+    /// the default ignores it.
+    fn progress(&mut self, rows_read: u64, posts_created: u64) {
+        let _ = (rows_read, posts_created);
+    }
 }
 
-/// Where an import stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// Where an import stands. On the wire: `pending`, `running`, `completed` (succeeded or
+/// partial: the counts and errors tell them apart) or `failed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum ImportStatus {
     /// Accepted, waiting for the job runner.
+    #[serde(rename = "pending")]
     Queued,
     /// Being validated or created.
+    #[serde(rename = "running")]
     Running,
     /// Every row valid: all were created (or would be, in a dry run), except those already
     /// imported.
+    #[serde(rename = "completed")]
     Succeeded,
     /// Valid-rows mode: the valid rows were created (or would be), the invalid ones reported.
+    /// Reads back as [`ImportStatus::Succeeded`], since both are `completed` on the wire.
+    #[serde(rename(serialize = "completed", deserialize = "partial"))]
     Partial,
     /// Nothing was created: an invalid row in all-or-nothing mode, no valid row, or a refused
     /// upload.
+    #[serde(rename = "failed")]
     Failed,
 }
 
 /// A valid row whose post already exists.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AlreadyImported {
     /// The spreadsheet row.
     pub row: u64,
     /// Its dedup key.
     pub key: String,
     /// The existing post.
+    #[schema(value_type = String)]
     pub post_id: PostId,
 }
 
 /// The response to an import: counts, and every problem with its row and column.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ImportReport {
     /// The import's id.
+    #[schema(value_type = String)]
     pub id: ImportId,
     /// Where it stands.
     pub status: ImportStatus,
@@ -178,7 +193,17 @@ fn pass<R: Read>(
         report.push_errors(rows.header_notices().to_vec());
     }
     let mut batch = Vec::with_capacity(BATCH_ROWS);
-    for parsed in rows.by_ref() {
+    let mut num_seen: usize = 0;
+    while let Some(parsed) = rows.next() {
+        num_seen += 1;
+        if num_seen % BATCH_ROWS == 0 {
+            let rows_read = if create {
+                report.rows_total
+            } else {
+                rows.rows_read()
+            };
+            sink.progress(rows_read, report.posts_created);
+        }
         match parsed? {
             Ok(row) => {
                 batch.push(row);
@@ -197,6 +222,7 @@ fn pass<R: Read>(
     if !create {
         report.rows_total = rows.rows_read();
     }
+    sink.progress(report.rows_total, report.posts_created);
     Ok(())
 }
 

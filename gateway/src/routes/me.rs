@@ -1,4 +1,5 @@
-//! The signed-in person: `GET /v1/me`, `PATCH /v1/me` (name, email, avatar) and the age
+//! The signed-in person: `GET /v1/me`, `PATCH /v1/me` (name, email, avatar, marketing consent)
+//! and the age
 //! declaration `POST /v1/me/age` (see `crate::auth::age`).
 
 use axum::extract::State;
@@ -41,6 +42,8 @@ pub struct MeView {
     pub created_at: Timestamp,
     /// Whether a birth date has been declared (required before anything else).
     pub age_declared: bool,
+    /// Whether marketing email may be sent (false unless given).
+    pub marketing_consent: bool,
 }
 
 impl From<&User> for MeView {
@@ -56,6 +59,7 @@ impl From<&User> for MeView {
             },
             created_at: user.created_at,
             age_declared: user.birth_date_declared.is_some(),
+            marketing_consent: user.marketing_consent,
         }
     }
 }
@@ -70,6 +74,8 @@ pub struct MePatch {
     pub email: Option<String>,
     /// Avatar URL (`https://`).
     pub avatar_url: Option<String>,
+    /// Consent to marketing email; the time is recorded.
+    pub marketing_consent: Option<bool>,
 }
 
 fn person(principal: Principal) -> Result<User, ApiError> {
@@ -133,7 +139,7 @@ fn valid_avatar(url: &str) -> Result<String, ApiError> {
     }
 }
 
-/// Updates my name, email or avatar.
+/// Updates my name, email, avatar or marketing consent.
 #[utoipa::path(
     patch, path = "/v1/me", tag = "me",
     request_body = MePatch,
@@ -154,6 +160,10 @@ pub async fn patch_me(
     }
     if let Some(avatar) = &patch.avatar_url {
         user.avatar_url = Some(valid_avatar(avatar)?);
+    }
+    if let Some(consent) = patch.marketing_consent {
+        user.marketing_consent = consent;
+        user.marketing_consent_at = Some(state.clock.now());
     }
     state.store.put_user(&user).await?;
     Ok(Json(MeView::from(&user)))

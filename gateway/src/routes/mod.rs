@@ -15,14 +15,23 @@
 
 pub mod account_connect;
 pub mod accounts;
+pub mod analytics;
+pub mod audit;
+pub mod exports;
 pub mod health;
+pub mod imports;
 pub mod keys;
 pub mod me;
 pub mod media;
 pub mod media_files;
 pub mod members;
+pub mod notices;
+pub mod partner_webhook;
 pub mod post_dto;
 pub mod posts;
+pub mod posts_export;
+pub mod privacy;
+pub mod webhooks;
 pub mod workspaces;
 
 use axum::Router;
@@ -36,6 +45,7 @@ pub fn public() -> Router<AppState> {
         .merge(crate::auth::signin::router())
         .merge(accounts::callback_router())
         .merge(media::public_router())
+        .merge(partner_webhook::router())
 }
 
 /// Authenticated `/v1` routes.
@@ -47,5 +57,13 @@ pub fn v1() -> Router<AppState> {
         .merge(members::router())
         .merge(accounts::router())
         .merge(posts::router())
+        .merge(posts_export::router())
+        .merge(imports::router())
         .merge(media::router())
+        .merge(webhooks::router())
+        .merge(analytics::router())
+        .merge(audit::router())
+        .merge(exports::router())
+        .merge(privacy::router())
+        .merge(notices::router())
 }

@@ -268,18 +268,19 @@ pub async fn patch_post(
             "only `scheduled` is accepted here; cancel a scheduled post to stop it",
         ));
     }
-    if body.media_ids.is_some() {
-        // The engine's patch cannot carry the media's public URLs yet, so a media change would
-        // leave the post publishing its old media.
-        return Err(ApiError::invalid_field(
-            "media_ids",
-            "media cannot be changed on an existing post; cancel it and create a new one",
-        ));
-    }
+    // New media replace the old ones: their ids and the signed URLs the partner fetches.
+    let (media_ids, media_urls) = match &body.media_ids {
+        Some(raw) => {
+            let (ids, urls) = media_ids(&state, access.scope, raw).await?;
+            (Some(ids), Some(urls))
+        }
+        None => (None, None),
+    };
     let patch = PostPatch {
         caption: body.caption,
         schedule: body.scheduled_at,
-        media_ids: None,
+        media_ids,
+        media_urls,
         variants: body.variants,
         first_comment: body.first_comment,
         status: body.status.map(PostStatus::from),

@@ -301,6 +301,9 @@ pub struct AppOptions {
     pub max_media_bytes: Option<usize>,
     /// Overrides `GatewayConfig::max_body_bytes`.
     pub max_body_bytes: Option<usize>,
+    /// When set, the sandbox sends its Outstand webhooks to the gateway signed with this secret,
+    /// and the gateway verifies them with it.
+    pub partner_webhook_secret: Option<String>,
 }
 
 /// Like [`spawn_app`], with one injectable clock shared by gateway, engine and sandbox, platform
@@ -310,17 +313,21 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
         Some(manual) => Arc::new(manual.clone()),
         None => Arc::new(SystemClock),
     };
-    let sandbox_config = SandboxConfig {
-        clock: clock.clone(),
-        ..SandboxConfig::default()
-    };
-    let sandbox = Sandbox::spawn(SocketAddr::from(([127, 0, 0, 1], 0)), sandbox_config)
-        .await
-        .expect("sandbox");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let base_url = format!("http://{}", listener.local_addr().expect("addr"));
+    let mut sandbox_config = SandboxConfig {
+        clock: clock.clone(),
+        ..SandboxConfig::default()
+    };
+    if let Some(secret) = &options.partner_webhook_secret {
+        sandbox_config.webhook_url = Some(format!("{base_url}/partner/outstand/webhook"));
+        sandbox_config.webhook_secret = secret.clone();
+    }
+    let sandbox = Sandbox::spawn(SocketAddr::from(([127, 0, 0, 1], 0)), sandbox_config)
+        .await
+        .expect("sandbox");
     let sandbox_url = sandbox.base_url();
     let (store, dir) = temp_store().await;
     let engine = start_engine(store.clone(), &sandbox_url, clock.clone()).await;
@@ -334,6 +341,9 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     }
     if let Some(max) = options.max_body_bytes {
         config.max_body_bytes = max;
+    }
+    if let Some(secret) = &options.partner_webhook_secret {
+        config.outstand_webhook_secret = SecretString::from(secret.clone());
     }
     let bootstrap_key = insert_key(&store, |_| {}).await;
     let state = AppState::new(config, store, Some(engine.handle()), clock).expect("state");

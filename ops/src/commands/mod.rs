@@ -2,6 +2,7 @@
 
 pub mod doctor;
 pub mod export;
+pub mod import;
 pub mod keys;
 pub mod migrate;
 pub mod rotate;

@@ -8,12 +8,13 @@ use tenants::PostId;
 
 use super::RedbStore;
 use super::access::Lookup;
-use super::tables::{ANALYTICS_DUE, METRIC_SAMPLES, POST_METRIC_SAMPLES};
+use super::tables::{ANALYTICS_DUE, METRIC_PARTITIONS, METRIC_SAMPLES, POST_METRIC_SAMPLES};
 use super::writer::Outcome;
 use crate::error::StoreResult;
 use crate::layout::{check_scope, decode, encode, nanos, nanos_saturating};
 use crate::scope::{AccountScope, WorkspaceScope};
 use crate::store::{Page, PageRequest, hour_bucket};
+use crate::store_erasure::PurgeProgress;
 use crate::store_analytics::{AnalyticsJob, AnalyticsStore, MetricSample, key, month_bucket};
 
 /// How long a pull job's index row is kept after it is due.
@@ -35,16 +36,21 @@ impl AnalyticsStore for RedbStore {
     ) -> StoreResult<()> {
         check_scope(METRIC_SAMPLES, scope.workspace_id(), sample.workspace_id)?;
         if scope.account_id() != sample.account_id {
-            return Err(crate::error::StoreError::OutOfScope { table: METRIC_SAMPLES });
+            return Err(crate::error::StoreError::OutOfScope {
+                table: METRIC_SAMPLES,
+            });
         }
         let (ws, account) = (scope.workspace_id(), scope.account_id());
         let at_ns = nanos(sample.at)?;
-        let k = key::sample(ws, account, month_bucket(sample.at), at_ns, sample.post_id);
+        let month = month_bucket(sample.at);
+        let k = key::sample(ws, account, month, at_ns, sample.post_id);
+        let partition = key::samples_part(ws, account, month);
         let v = encode(METRIC_SAMPLES, sample)?;
         let post = sample
             .post_id
             .map(|p| (key::post_sample(ws, p, at_ns, account), v.clone()));
         self.write_done(Box::new(move |tx| {
+            tx.put(METRIC_PARTITIONS, partition, Vec::new());
             tx.put(METRIC_SAMPLES, k, v);
             if let Some((pk, pv)) = post {
                 tx.put(POST_METRIC_SAMPLES, pk, pv);
@@ -122,5 +128,42 @@ impl AnalyticsStore for RedbStore {
             })
         })
         .await
+    }
+
+    /// One write plan over both series and the partition index, found by the workspace key
+    /// prefix.
+    async fn purge_metrics(
+        &self,
+        scope: WorkspaceScope,
+        max_rows: usize,
+    ) -> StoreResult<PurgeProgress> {
+        let prefix = crate::layout::key::ws(scope.workspace_id());
+        let budget = max_rows.max(1);
+        let outcome = self
+            .write(Box::new(move |tx| {
+                let mut doomed: Vec<(&'static str, Vec<u8>)> = Vec::new();
+                // The partition index goes last, as on ScyllaDB.
+                for table in [POST_METRIC_SAMPLES, METRIC_SAMPLES, METRIC_PARTITIONS] {
+                    if doomed.len() < budget {
+                        tx.scan_from(table, &prefix, None, &mut |k, _| {
+                            doomed.push((table, k.to_vec()));
+                            Ok(doomed.len() < budget)
+                        })?;
+                    }
+                }
+                let progress = PurgeProgress {
+                    num_deleted: doomed.len() as u64,
+                    done: doomed.len() < budget,
+                };
+                for (table, k) in doomed {
+                    tx.delete(table, k);
+                }
+                Ok(Outcome::Purge(progress))
+            }))
+            .await?;
+        match outcome {
+            Outcome::Purge(p) => Ok(p),
+            _ => Err(super::unexpected()),
+        }
     }
 }

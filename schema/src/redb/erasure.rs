@@ -15,9 +15,7 @@ use crate::error::StoreResult;
 use crate::layout::{DueRow, check_scope, decode, encode, key, nanos};
 use crate::scope::WorkspaceScope;
 use crate::store::{Page, PageRequest};
-use crate::store_erasure::{
-    ErasureRecord, ErasureStore, PurgeProgress, RevokeRetry, key as ekey,
-};
+use crate::store_erasure::{ErasureRecord, ErasureStore, PurgeProgress, RevokeRetry, key as ekey};
 
 /// `revoke_retries`: token revocations the platform has not confirmed.
 pub(crate) const REVOKE_RETRIES: &str = "revoke_retries";

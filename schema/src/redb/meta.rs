@@ -31,6 +31,7 @@ const EXPIRING: &[&str] = &[
     super::privacy::AUDIT_LOG,
     super::privacy::AUDIT_BY_ACTOR,
     super::privacy::EXPORTS,
+    super::imports::IMPORTS,
 ];
 
 #[async_trait]

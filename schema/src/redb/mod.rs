@@ -17,6 +17,7 @@ mod deliveries;
 mod erasure;
 mod meta;
 mod posts;
+mod imports;
 mod privacy;
 mod tables;
 mod users;

@@ -46,7 +46,7 @@ impl RedbStore {
                 k.push(0);
                 k
             }
-            None => key::audit_bound(&owner, nanos_saturating(query.from)),
+            None => key::audit_bound(&owner, nanos_saturating(query.effective_from())),
         };
         let end = key::audit_bound(&owner, nanos_saturating(query.to));
         let query = query.clone();

@@ -44,6 +44,8 @@ pub(crate) const WEBHOOK_ATTEMPTS: &str = "webhook_attempts";
 pub(crate) const METRIC_SAMPLES: &str = "metric_samples";
 pub(crate) const POST_METRIC_SAMPLES: &str = "post_metric_samples";
 pub(crate) const ANALYTICS_DUE: &str = "analytics_due";
+pub(crate) const PARTNER_ACCOUNT_REFS: &str = "partner_account_refs";
+pub(crate) const METRIC_PARTITIONS: &str = "metric_partitions";
 
 /// The tables created by migration `version` (the tables its CQL file declares).
 pub(crate) fn tables_of(version: u32) -> &'static [&'static str] {
@@ -80,10 +82,13 @@ pub(crate) fn tables_of(version: u32) -> &'static [&'static str] {
             WEBHOOK_MESSAGES,
             WEBHOOK_DUE,
             WEBHOOK_ATTEMPTS,
+            PARTNER_ACCOUNT_REFS,
             METRIC_SAMPLES,
             POST_METRIC_SAMPLES,
             ANALYTICS_DUE,
+            METRIC_PARTITIONS,
         ],
+        5 => super::imports::TABLES,
         3 => super::privacy::TABLES,
         2 => super::erasure::TABLES,
         _ => &[],

@@ -4,17 +4,20 @@
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
-use tenants::WebhookId;
+use tenants::{AccountId, WebhookId, WorkspaceId};
 use uuid::Uuid;
 
 use super::RedbStore;
 use super::access::Lookup;
-use super::tables::{WEBHOOK_ATTEMPTS, WEBHOOK_DUE, WEBHOOK_ENDPOINTS, WEBHOOK_MESSAGES};
+use super::tables::{
+    PARTNER_ACCOUNT_REFS, WEBHOOK_ATTEMPTS, WEBHOOK_DUE, WEBHOOK_ENDPOINTS, WEBHOOK_MESSAGES,
+};
 use super::writer::Outcome;
 use crate::error::StoreResult;
 use crate::layout::{check_scope, decode, encode, nanos};
 use crate::scope::WorkspaceScope;
 use crate::store::{Page, PageRequest, hour_bucket};
+use crate::store_erasure::PurgeProgress;
 use crate::store_webhooks::{
     WEBHOOK_LOG_RETENTION_SECS, WebhookAttempt, WebhookDueRef, WebhookEndpoint, WebhookMessage,
     WebhookMessageState, WebhookStore, key,
@@ -32,7 +35,6 @@ fn retention_end(now: Timestamp) -> Timestamp {
     now + SignedDuration::from_secs(WEBHOOK_LOG_RETENTION_SECS)
 }
 
-
 #[async_trait]
 impl WebhookStore for RedbStore {
     async fn put_webhook(
@@ -40,7 +42,11 @@ impl WebhookStore for RedbStore {
         scope: WorkspaceScope,
         endpoint: &WebhookEndpoint,
     ) -> StoreResult<()> {
-        check_scope(WEBHOOK_ENDPOINTS, scope.workspace_id(), endpoint.workspace_id)?;
+        check_scope(
+            WEBHOOK_ENDPOINTS,
+            scope.workspace_id(),
+            endpoint.workspace_id,
+        )?;
         let k = key::endpoint(endpoint.workspace_id, endpoint.id);
         let v = encode(WEBHOOK_ENDPOINTS, endpoint)?;
         self.write_done(Box::new(move |tx| {
@@ -176,5 +182,84 @@ impl WebhookStore for RedbStore {
             })
         })
         .await
+    }
+
+    async fn put_partner_account_ref(
+        &self,
+        partner_account_id: &str,
+        workspace_id: WorkspaceId,
+        account_id: AccountId,
+    ) -> StoreResult<()> {
+        let k = key::partner_account(partner_account_id);
+        let v = encode(PARTNER_ACCOUNT_REFS, &(workspace_id, account_id))?;
+        self.write_done(Box::new(move |tx| {
+            tx.put(PARTNER_ACCOUNT_REFS, k, v);
+            Ok(Outcome::Done)
+        }))
+        .await
+    }
+
+    async fn get_partner_account_ref(
+        &self,
+        partner_account_id: &str,
+    ) -> StoreResult<Option<(WorkspaceId, AccountId)>> {
+        let k = key::partner_account(partner_account_id);
+        self.read(move |r| r.get_json(PARTNER_ACCOUNT_REFS, &k))
+            .await
+    }
+
+    async fn delete_partner_account_ref(&self, partner_account_id: &str) -> StoreResult<()> {
+        let k = key::partner_account(partner_account_id);
+        self.write_done(Box::new(move |tx| {
+            tx.delete(PARTNER_ACCOUNT_REFS, k);
+            Ok(Outcome::Done)
+        }))
+        .await
+    }
+
+    /// One write plan: the outbox (each pending message with its current due row), the attempt
+    /// log, then the endpoints, all found by the workspace key prefix.
+    async fn purge_webhooks(
+        &self,
+        scope: WorkspaceScope,
+        max_rows: usize,
+    ) -> StoreResult<PurgeProgress> {
+        let prefix = key::endpoints_part(scope.workspace_id());
+        let budget = max_rows.max(1);
+        let outcome = self
+            .write(Box::new(move |tx| {
+                let mut doomed: Vec<(&'static str, Vec<u8>)> = Vec::new();
+                tx.scan_from(WEBHOOK_MESSAGES, &prefix, None, &mut |k, v| {
+                    let t: Timed<WebhookMessage> = decode(WEBHOOK_MESSAGES, v)?;
+                    if let (WebhookMessageState::Pending, Some(at)) =
+                        (t.row.state, t.row.next_attempt_at)
+                    {
+                        doomed.push((WEBHOOK_DUE, key::due(hour_bucket(at), nanos(at)?, t.row.id)));
+                    }
+                    doomed.push((WEBHOOK_MESSAGES, k.to_vec()));
+                    Ok(doomed.len() < budget)
+                })?;
+                for table in [WEBHOOK_ATTEMPTS, WEBHOOK_ENDPOINTS] {
+                    if doomed.len() < budget {
+                        tx.scan_from(table, &prefix, None, &mut |k, _| {
+                            doomed.push((table, k.to_vec()));
+                            Ok(doomed.len() < budget)
+                        })?;
+                    }
+                }
+                let progress = PurgeProgress {
+                    num_deleted: doomed.len() as u64,
+                    done: doomed.len() < budget,
+                };
+                for (table, k) in doomed {
+                    tx.delete(table, k);
+                }
+                Ok(Outcome::Purge(progress))
+            }))
+            .await?;
+        match outcome {
+            Outcome::Purge(p) => Ok(p),
+            _ => Err(super::unexpected()),
+        }
     }
 }

@@ -7,13 +7,14 @@ use jiff::{SignedDuration, Timestamp};
 use tenants::PostId;
 use uuid::Uuid;
 
-use super::{ScyllaStore, body_text, errors, part};
+use super::{DEFAULT_PAGE_SIZE, ScyllaStore, body_text, errors, part};
 use crate::cursor::{self, PageBuilder};
 use crate::error::{StoreError, StoreResult};
 use crate::keys::KeyReader;
 use crate::layout::{check_scope, decode, nanos, nanos_saturating, page_limit};
 use crate::scope::{AccountScope, WorkspaceScope};
 use crate::store::{Page, PageRequest, hour_bucket};
+use crate::store_erasure::PurgeProgress;
 use crate::store_analytics::{AnalyticsJob, AnalyticsStore, MetricSample, key, month_bucket};
 
 pub(crate) const PUT_METRIC_SAMPLE: &str = "INSERT INTO metric_samples \
@@ -28,6 +29,18 @@ pub(crate) const PUT_ANALYTICS_JOB: &str = "INSERT INTO analytics_due \
     (hour, due_at_ns, job_id, body) VALUES (?, ?, ?, ?) USING TTL ?";
 pub(crate) const LIST_ANALYTICS_DUE: &str = "SELECT due_at_ns, job_id, body FROM analytics_due \
     WHERE hour = ? AND (due_at_ns, job_id) > (?, ?)";
+pub(crate) const PUT_METRIC_PARTITION: &str =
+    "INSERT INTO metric_partitions (workspace_id, account_id, month) VALUES (?, ?, ?)";
+pub(crate) const LIST_METRIC_PARTITIONS: &str =
+    "SELECT account_id, month FROM metric_partitions WHERE workspace_id = ?";
+pub(crate) const PURGE_METRIC_POSTS: &str = "SELECT post_id FROM metric_samples \
+    WHERE workspace_id = ? AND account_id = ? AND month = ?";
+pub(crate) const DELETE_METRIC_SAMPLES: &str =
+    "DELETE FROM metric_samples WHERE workspace_id = ? AND account_id = ? AND month = ?";
+pub(crate) const DELETE_POST_METRIC_SAMPLES: &str =
+    "DELETE FROM post_metric_samples WHERE workspace_id = ? AND post_id = ?";
+pub(crate) const DELETE_METRIC_PARTITION: &str =
+    "DELETE FROM metric_partitions WHERE workspace_id = ? AND account_id = ? AND month = ?";
 
 /// How long a pull job's index row is kept after it is due.
 const JOB_RETENTION: SignedDuration = SignedDuration::from_hours(30 * 24);
@@ -49,10 +62,19 @@ impl AnalyticsStore for ScyllaStore {
         let at_ns = nanos(sample.at)?;
         let body = body_text("metric_samples", sample)?;
         let post = sample.post_id.map_or(Uuid::nil(), |p| p.as_uuid());
-        let mut parts = vec![part(
+        let month = month_bucket(sample.at);
+        let mut parts = vec![part(&self.st.put_metric_partition, (ws, account, month))];
+        parts.push(part(
             &self.st.put_metric_sample,
-            (ws, account, month_bucket(sample.at), at_ns, post, body.clone()),
-        )];
+            (
+                ws,
+                account,
+                month_bucket(sample.at),
+                at_ns,
+                post,
+                body.clone(),
+            ),
+        ));
         if sample.post_id.is_some() {
             parts.push(part(
                 &self.st.put_post_metric_sample,
@@ -93,8 +115,12 @@ impl AnalyticsStore for ScyllaStore {
         post_id: PostId,
     ) -> StoreResult<Vec<MetricSample>> {
         let values = (scope.workspace_id().as_uuid(), post_id.as_uuid());
-        self.bodies("post_metric_samples", &self.st.list_post_metric_samples, values)
-            .await
+        self.bodies(
+            "post_metric_samples",
+            &self.st.list_post_metric_samples,
+            values,
+        )
+        .await
     }
 
     async fn put_analytics_job(&self, job: &AnalyticsJob) -> StoreResult<()> {
@@ -145,5 +171,65 @@ impl AnalyticsStore for ScyllaStore {
             }
         }
         Ok(out.finish())
+    }
+
+    /// Partition by partition, found through `metric_partitions`: the post series of every post
+    /// sampled there, the account-month partition, then its index row (last, so a crash midway
+    /// is finished by the next call).
+    async fn purge_metrics(
+        &self,
+        scope: WorkspaceScope,
+        max_rows: usize,
+    ) -> StoreResult<PurgeProgress> {
+        let ws = scope.workspace_id().as_uuid();
+        let mut months = Vec::new();
+        let mut rows = self
+            .stream::<(Uuid, i32)>(
+                "metric_partitions",
+                &self.st.list_metric_partitions,
+                (ws,),
+                DEFAULT_PAGE_SIZE,
+            )
+            .await?;
+        while let Some(row) = rows.try_next().await.map_err(errors::next_row)? {
+            months.push(row);
+        }
+        let mut num_deleted = 0u64;
+        for (account, month) in months {
+            if num_deleted >= max_rows.max(1) as u64 {
+                return Ok(PurgeProgress {
+                    num_deleted,
+                    done: false,
+                });
+            }
+            let mut posts = std::collections::BTreeSet::new();
+            let mut rows = self
+                .stream::<(Uuid,)>(
+                    "metric_samples",
+                    &self.st.purge_metric_posts,
+                    (ws, account, month),
+                    DEFAULT_PAGE_SIZE,
+                )
+                .await?;
+            while let Some((post,)) = rows.try_next().await.map_err(errors::next_row)? {
+                num_deleted += 1;
+                if !post.is_nil() {
+                    posts.insert(post);
+                }
+            }
+            let mut parts: Vec<_> = posts
+                .into_iter()
+                .map(|p| part(&self.st.delete_post_metric_samples, (ws, p)))
+                .collect();
+            parts.push(part(&self.st.delete_metric_samples, (ws, account, month)));
+            self.batch(parts).await?;
+            self.write(&self.st.delete_metric_partition, (ws, account, month))
+                .await?;
+            num_deleted += 1;
+        }
+        Ok(PurgeProgress {
+            num_deleted,
+            done: true,
+        })
     }
 }

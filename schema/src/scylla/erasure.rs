@@ -24,13 +24,11 @@ pub(crate) const PUT_REVOKE_RETRY: &str = "INSERT INTO revoke_retries \
      (workspace_id, account_id, token_kind, body) VALUES (?, ?, ?, ?)";
 pub(crate) const LIST_REVOKE_RETRIES: &str = "SELECT account_id, token_kind, body \
      FROM revoke_retries WHERE workspace_id = ? AND (account_id, token_kind) > (?, ?)";
-pub(crate) const DELETE_REVOKE_RETRIES: &str =
-    "DELETE FROM revoke_retries WHERE workspace_id = ?";
+pub(crate) const DELETE_REVOKE_RETRIES: &str = "DELETE FROM revoke_retries WHERE workspace_id = ?";
 pub(crate) const PUT_ERASURE: &str = "INSERT INTO erasures (subject_id, body) VALUES (?, ?)";
 pub(crate) const GET_ERASURE: &str = "SELECT body FROM erasures WHERE subject_id = ?";
 pub(crate) const PURGE_POSTS: &str = "SELECT body FROM posts WHERE workspace_id = ?";
-pub(crate) const PURGE_ACCOUNTS: &str =
-    "SELECT account_id FROM accounts WHERE workspace_id = ?";
+pub(crate) const PURGE_ACCOUNTS: &str = "SELECT account_id FROM accounts WHERE workspace_id = ?";
 pub(crate) const PURGE_DUE_DAYS: &str =
     "SELECT day FROM account_due_days WHERE workspace_id = ? AND account_id = ?";
 pub(crate) const PURGE_ACCOUNT_DUE: &str = "SELECT due_at_ns, delivery_id FROM account_due \

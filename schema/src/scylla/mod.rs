@@ -14,6 +14,7 @@ pub(crate) mod errors;
 mod meta;
 pub mod migrate;
 mod posts;
+mod imports;
 mod privacy;
 mod statements;
 mod users;

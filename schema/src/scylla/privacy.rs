@@ -22,9 +22,6 @@ use crate::store_privacy::{
     key, notice_year,
 };
 
-/// The most day partitions one listing call walks before it returns a short page with a cursor.
-const MAX_DAYS_PER_PAGE: i64 = 400;
-
 pub(crate) const APPEND_AUDIT: &str = "INSERT INTO audit_log (workspace_id, day, at_ns, id, body) \
      VALUES (?, ?, ?, ?, ?) USING TTL ?";
 pub(crate) const LIST_AUDIT: &str = "SELECT at_ns, id, body FROM audit_log \
@@ -36,8 +33,7 @@ pub(crate) const LIST_AUDIT_OF_ACTOR: &str = "SELECT at_ns, id, body FROM audit_
 pub(crate) const PUT_EXPORT: &str =
     "INSERT INTO exports (owner, export_id, body) VALUES (?, ?, ?) USING TTL ?";
 pub(crate) const GET_EXPORT: &str = "SELECT body FROM exports WHERE owner = ? AND export_id = ?";
-pub(crate) const PUT_NOTICE: &str =
-    "INSERT INTO notices (year, notice_id, body) VALUES (?, ?, ?)";
+pub(crate) const PUT_NOTICE: &str = "INSERT INTO notices (year, notice_id, body) VALUES (?, ?, ?)";
 pub(crate) const LIST_NOTICES: &str = "SELECT body FROM notices WHERE year = ?";
 
 const NS_PER_DAY: i64 = 86_400_000_000_000;
@@ -56,7 +52,7 @@ impl ScyllaStore {
     where
         P: SerializeValue + Clone + Send + Sync,
     {
-        let (mut after_ns, mut after_id) = (nanos_saturating(query.from), Uuid::nil());
+        let (mut after_ns, mut after_id) = (nanos_saturating(query.effective_from()), Uuid::nil());
         if let Some(c) = &page.cursor {
             let k = cursor::decode(c, &prefix)?;
             let mut r = KeyReader::new(&k[prefix.len()..]);
@@ -69,10 +65,10 @@ impl ScyllaStore {
         let limit = page_limit(page.limit);
         let mut builder = PageBuilder::new(limit);
         let size = i32::try_from(limit + 1).unwrap_or(i32::MAX);
-        let first_day = after_ns.div_euclid(NS_PER_DAY);
         let last_day = to_ns.div_euclid(NS_PER_DAY);
-        let mut day = first_day;
-        'days: while day <= last_day && day - first_day < MAX_DAYS_PER_PAGE {
+        let mut day = after_ns.div_euclid(NS_PER_DAY);
+        // At most `MAX_AUDIT_WINDOW_DAYS` + 1 partitions: the window is cut to that length.
+        'days: while day <= last_day {
             let values = (pk.clone(), day, after_ns, after_id, to_ns, Uuid::nil());
             let mut rows = self
                 .stream::<(i64, Uuid, String)>(table, st, values, size)

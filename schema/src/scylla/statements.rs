@@ -10,6 +10,7 @@ use super::{
 };
 use super::{analytics as an, webhooks as wh};
 use super::privacy as pv;
+use super::imports as im;
 use super::erasure as er;
 use crate::error::StoreResult;
 
@@ -164,12 +165,28 @@ statements! {
     list_webhook_due = wh::LIST_WEBHOOK_DUE;
     put_webhook_attempt = wh::PUT_WEBHOOK_ATTEMPT;
     list_webhook_attempts = wh::LIST_WEBHOOK_ATTEMPTS;
+    put_partner_account_ref = wh::PUT_PARTNER_ACCOUNT_REF;
+    get_partner_account_ref = wh::GET_PARTNER_ACCOUNT_REF;
+    delete_partner_account_ref = wh::DELETE_PARTNER_ACCOUNT_REF;
+    purge_webhook_messages = wh::PURGE_WEBHOOK_MESSAGES;
+    delete_webhook_due = wh::DELETE_WEBHOOK_DUE;
+    delete_webhook_messages = wh::DELETE_WEBHOOK_MESSAGES;
+    delete_webhook_attempts = wh::DELETE_WEBHOOK_ATTEMPTS;
     put_metric_sample = an::PUT_METRIC_SAMPLE;
     list_metric_samples = an::LIST_METRIC_SAMPLES;
     put_post_metric_sample = an::PUT_POST_METRIC_SAMPLE;
     list_post_metric_samples = an::LIST_POST_METRIC_SAMPLES;
     put_analytics_job = an::PUT_ANALYTICS_JOB;
     list_analytics_due = an::LIST_ANALYTICS_DUE;
+    put_metric_partition = an::PUT_METRIC_PARTITION;
+    list_metric_partitions = an::LIST_METRIC_PARTITIONS;
+    purge_metric_posts = an::PURGE_METRIC_POSTS;
+    delete_metric_samples = an::DELETE_METRIC_SAMPLES;
+    delete_post_metric_samples = an::DELETE_POST_METRIC_SAMPLES;
+    delete_metric_partition = an::DELETE_METRIC_PARTITION;
+    put_import = im::PUT_IMPORT;
+    get_import = im::GET_IMPORT;
+    list_imports = im::LIST_IMPORTS;
 }
 
 async fn prepare_one(session: &Session, cql: &str, mode: Mode) -> StoreResult<PreparedStatement> {

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use futures::TryStreamExt;
 use jiff::{SignedDuration, Timestamp};
-use tenants::{WebhookId, WorkspaceId};
+use tenants::{AccountId, WebhookId, WorkspaceId};
 use uuid::Uuid;
 
 use super::{DEFAULT_PAGE_SIZE, ScyllaStore, body_text, errors, part};
@@ -14,6 +14,7 @@ use crate::keys::KeyReader;
 use crate::layout::{check_scope, decode, from_nanos, nanos, page_limit};
 use crate::scope::WorkspaceScope;
 use crate::store::{Page, PageRequest, hour_bucket};
+use crate::store_erasure::PurgeProgress;
 use crate::store_webhooks::{
     WEBHOOK_LOG_RETENTION_SECS, WebhookAttempt, WebhookDueRef, WebhookEndpoint, WebhookMessage,
     WebhookMessageState, WebhookStore, key,
@@ -39,6 +40,22 @@ pub(crate) const PUT_WEBHOOK_ATTEMPT: &str = "INSERT INTO webhook_attempts \
 pub(crate) const LIST_WEBHOOK_ATTEMPTS: &str = "SELECT attempt_id, body FROM webhook_attempts \
     WHERE workspace_id = ? AND endpoint_id = ? AND attempt_id < ?";
 
+pub(crate) const PUT_PARTNER_ACCOUNT_REF: &str = "INSERT INTO partner_account_refs \
+    (partner_account_id, workspace_id, account_id) VALUES (?, ?, ?)";
+pub(crate) const GET_PARTNER_ACCOUNT_REF: &str = "SELECT workspace_id, account_id \
+    FROM partner_account_refs WHERE partner_account_id = ?";
+
+pub(crate) const DELETE_PARTNER_ACCOUNT_REF: &str =
+    "DELETE FROM partner_account_refs WHERE partner_account_id = ?";
+pub(crate) const PURGE_WEBHOOK_MESSAGES: &str =
+    "SELECT body FROM webhook_messages WHERE workspace_id = ? AND endpoint_id = ?";
+pub(crate) const DELETE_WEBHOOK_DUE: &str =
+    "DELETE FROM webhook_due WHERE hour = ? AND due_at_ns = ? AND message_id = ?";
+pub(crate) const DELETE_WEBHOOK_MESSAGES: &str =
+    "DELETE FROM webhook_messages WHERE workspace_id = ? AND endpoint_id = ?";
+pub(crate) const DELETE_WEBHOOK_ATTEMPTS: &str =
+    "DELETE FROM webhook_attempts WHERE workspace_id = ? AND endpoint_id = ?";
+
 const TTL_SECS: i32 = WEBHOOK_LOG_RETENTION_SECS as i32;
 
 #[async_trait]
@@ -48,7 +65,11 @@ impl WebhookStore for ScyllaStore {
         scope: WorkspaceScope,
         endpoint: &WebhookEndpoint,
     ) -> StoreResult<()> {
-        check_scope("webhook_endpoints", scope.workspace_id(), endpoint.workspace_id)?;
+        check_scope(
+            "webhook_endpoints",
+            scope.workspace_id(),
+            endpoint.workspace_id,
+        )?;
         let values = (
             endpoint.workspace_id.as_uuid(),
             endpoint.id.as_uuid(),
@@ -84,12 +105,20 @@ impl WebhookStore for ScyllaStore {
         scope: WorkspaceScope,
         message: &WebhookMessage,
     ) -> StoreResult<()> {
-        check_scope("webhook_messages", scope.workspace_id(), message.workspace_id)?;
-        let (ws, endpoint) = (message.workspace_id.as_uuid(), message.endpoint_id.as_uuid());
+        check_scope(
+            "webhook_messages",
+            scope.workspace_id(),
+            message.workspace_id,
+        )?;
+        let (ws, endpoint) = (
+            message.workspace_id.as_uuid(),
+            message.endpoint_id.as_uuid(),
+        );
         let mut parts = Vec::new();
-        if let (WebhookMessageState::Pending, Some(at)) = (message.state, message.next_attempt_at)
-        {
-            let ahead = at.duration_since(Timestamp::now()).max(SignedDuration::ZERO);
+        if let (WebhookMessageState::Pending, Some(at)) = (message.state, message.next_attempt_at) {
+            let ahead = at
+                .duration_since(Timestamp::now())
+                .max(SignedDuration::ZERO);
             let ttl = TTL_SECS.saturating_add(i32::try_from(ahead.as_secs()).unwrap_or(i32::MAX));
             parts.push(part(
                 &self.st.put_webhook_due,
@@ -214,5 +243,86 @@ impl WebhookStore for ScyllaStore {
             }
         }
         Ok(out.finish())
+    }
+
+    async fn put_partner_account_ref(
+        &self,
+        partner_account_id: &str,
+        workspace_id: WorkspaceId,
+        account_id: AccountId,
+    ) -> StoreResult<()> {
+        let values = (
+            partner_account_id,
+            workspace_id.as_uuid(),
+            account_id.as_uuid(),
+        );
+        self.write(&self.st.put_partner_account_ref, values).await
+    }
+
+    async fn get_partner_account_ref(
+        &self,
+        partner_account_id: &str,
+    ) -> StoreResult<Option<(WorkspaceId, AccountId)>> {
+        let row = self
+            .one::<(Uuid, Uuid)>(
+                "partner_account_refs",
+                &self.st.get_partner_account_ref,
+                (partner_account_id,),
+            )
+            .await?;
+        Ok(row.map(|(ws, account)| (WorkspaceId(ws), AccountId(account))))
+    }
+
+    async fn delete_partner_account_ref(&self, partner_account_id: &str) -> StoreResult<()> {
+        self.write(&self.st.delete_partner_account_ref, (partner_account_id,))
+            .await
+    }
+
+    /// Endpoint by endpoint: reads the outbox partition for the due rows of pending messages,
+    /// then deletes those rows, the outbox and attempt partitions and the endpoint.
+    async fn purge_webhooks(
+        &self,
+        scope: WorkspaceScope,
+        max_rows: usize,
+    ) -> StoreResult<PurgeProgress> {
+        let ws = scope.workspace_id().as_uuid();
+        let mut num_deleted = 0u64;
+        for endpoint in self.list_webhooks(scope).await? {
+            if num_deleted >= max_rows.max(1) as u64 {
+                return Ok(PurgeProgress {
+                    num_deleted,
+                    done: false,
+                });
+            }
+            let id = endpoint.id.as_uuid();
+            let mut parts = Vec::new();
+            let mut rows = self
+                .stream::<(String,)>(
+                    "webhook_messages",
+                    &self.st.purge_webhook_messages,
+                    (ws, id),
+                    DEFAULT_PAGE_SIZE,
+                )
+                .await?;
+            while let Some((body,)) = rows.try_next().await.map_err(errors::next_row)? {
+                let m: WebhookMessage = decode("webhook_messages", body.as_bytes())?;
+                num_deleted += 1;
+                if let (WebhookMessageState::Pending, Some(at)) = (m.state, m.next_attempt_at) {
+                    parts.push(part(
+                        &self.st.delete_webhook_due,
+                        (hour_bucket(at), nanos(at)?, m.id),
+                    ));
+                }
+            }
+            parts.push(part(&self.st.delete_webhook_messages, (ws, id)));
+            parts.push(part(&self.st.delete_webhook_attempts, (ws, id)));
+            parts.push(part(&self.st.delete_webhook, (ws, id)));
+            num_deleted += 3;
+            self.batch(parts).await?;
+        }
+        Ok(PurgeProgress {
+            num_deleted,
+            done: true,
+        })
     }
 }

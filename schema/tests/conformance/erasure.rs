@@ -77,7 +77,10 @@ pub async fn test_purge_workspace_leaves_nothing_and_spares_others(store: DynSto
             .put_tokens(scope.account(acc.id), &tokens(1))
             .await
             .expect("tokens");
-        store.put_data_key(scope, &data_key(ws.id)).await.expect("key");
+        store
+            .put_data_key(scope, &data_key(ws.id))
+            .await
+            .expect("key");
         store.put_media(scope, &media(ws.id)).await.expect("media");
         store
             .put_revoke_retry(scope, &retry(ws.id, acc.id, RevokeTokenKind::Refresh))
@@ -116,9 +119,21 @@ pub async fn test_purge_workspace_leaves_nothing_and_spares_others(store: DynSto
         .await
         .expect("posts");
     assert!(posts.items.is_empty());
-    assert!(store.find_post_by_external_id(scope, "ext-1").await.expect("ext").is_none());
+    assert!(
+        store
+            .find_post_by_external_id(scope, "ext-1")
+            .await
+            .expect("ext")
+            .is_none()
+    );
     let far = at(now(), 60 * 24 * 30);
-    assert!(store.account_due(acc_scope, jiff::Timestamp::UNIX_EPOCH, far, 100).await.expect("due").is_empty());
+    assert!(
+        store
+            .account_due(acc_scope, jiff::Timestamp::UNIX_EPOCH, far, 100)
+            .await
+            .expect("due")
+            .is_empty()
+    );
     let shard = shard_of(doomed_acc);
     for b in hour_bucket(now())..=hour_bucket(far) {
         let rows = store
@@ -127,23 +142,72 @@ pub async fn test_purge_workspace_leaves_nothing_and_spares_others(store: DynSto
             .expect("bucket");
         assert!(rows.items.iter().all(|r| r.workspace_id != doomed));
     }
-    assert!(store.list_media(scope, PageRequest::first(10)).await.expect("media").items.is_empty());
-    assert!(store.list_members(scope, PageRequest::first(10)).await.expect("m").items.is_empty());
-    assert!(store.list_memberships_of_user(doomed_user).await.expect("m").is_empty());
-    assert!(store.list_revoke_retries(scope, PageRequest::first(10)).await.expect("r").items.is_empty());
+    assert!(
+        store
+            .list_media(scope, PageRequest::first(10))
+            .await
+            .expect("media")
+            .items
+            .is_empty()
+    );
+    assert!(
+        store
+            .list_members(scope, PageRequest::first(10))
+            .await
+            .expect("m")
+            .items
+            .is_empty()
+    );
+    assert!(
+        store
+            .list_memberships_of_user(doomed_user)
+            .await
+            .expect("m")
+            .is_empty()
+    );
+    assert!(
+        store
+            .list_revoke_retries(scope, PageRequest::first(10))
+            .await
+            .expect("r")
+            .items
+            .is_empty()
+    );
     // The neighbour is untouched.
     let (kept, kept_user, kept_acc) = ids[1];
     let kscope = WorkspaceScope::authorized(kept);
     assert!(store.get_workspace(kscope).await.expect("ws").is_some());
-    assert!(store.get_tokens(kscope.account(kept_acc)).await.expect("t").is_some());
+    assert!(
+        store
+            .get_tokens(kscope.account(kept_acc))
+            .await
+            .expect("t")
+            .is_some()
+    );
     let kposts = store
         .list_posts(kscope, &filter, PageRequest::first(100))
         .await
         .expect("posts");
     assert_eq!(kposts.items.len(), 5);
-    assert_eq!(store.list_memberships_of_user(kept_user).await.expect("m").len(), 1);
     assert_eq!(
-        store.account_due(kscope.account(kept_acc), jiff::Timestamp::UNIX_EPOCH, far, 100).await.expect("due").len(),
+        store
+            .list_memberships_of_user(kept_user)
+            .await
+            .expect("m")
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .account_due(
+                kscope.account(kept_acc),
+                jiff::Timestamp::UNIX_EPOCH,
+                far,
+                100
+            )
+            .await
+            .expect("due")
+            .len(),
         5
     );
 }
@@ -165,11 +229,13 @@ pub async fn test_erasure_ledger_and_user_delete(store: DynStore) {
     store.put_erasure(&record).await.expect("ledger");
     store.delete_user(u.id).await.expect("delete");
     assert!(store.get_user(u.id).await.expect("get").is_none());
-    assert!(store
-        .find_user_by_subject(u.provider, &u.subject)
-        .await
-        .expect("find")
-        .is_none());
+    assert!(
+        store
+            .find_user_by_subject(u.provider, &u.subject)
+            .await
+            .expect("find")
+            .is_none()
+    );
     let everyone = walk(100, |p| store.list_users(p)).await;
     assert!(everyone.iter().all(|x| x.id != u.id));
     assert_eq!(

@@ -7,21 +7,27 @@
 #![allow(dead_code)]
 
 pub mod fixtures;
+mod erasure;
 mod identity;
+mod imports;
 mod posts;
 mod privacy;
 mod races;
 mod tenancy;
+mod webhooks;
 
 use std::sync::Arc;
 
 use schema::{Page, PageRequest, Store, StoreResult};
 
+pub use erasure::*;
 pub use identity::*;
+pub use imports::*;
 pub use posts::*;
 pub use privacy::*;
 pub use races::*;
 pub use tenancy::*;
+pub use webhooks::*;
 
 /// The store under test.
 pub type DynStore = Arc<dyn Store>;
@@ -52,9 +58,16 @@ macro_rules! for_each_case {
             test_scope_isolation_on_every_read,
             test_scoped_writes_refuse_foreign_rows,
             test_cursors_are_bound_to_their_partition,
+            test_revoke_retries_upsert_and_page_by_workspace,
+            test_purge_workspace_leaves_nothing_and_spares_others,
+            test_erasure_ledger_and_user_delete,
             test_audit_entries_list_in_time_order_across_days_with_filters,
             test_audit_entries_without_workspace_go_to_the_actor,
-            test_export_jobs_and_notices_round_trip
+            test_export_jobs_and_notices_round_trip,
+            test_import_jobs_update_list_newest_first_and_expire,
+            test_webhook_endpoints_outbox_and_attempts,
+            test_metric_samples_by_month_and_post_keep_nulls,
+            test_purge_webhooks_and_metrics_leaves_nothing_and_spares_others
         );
     };
 }

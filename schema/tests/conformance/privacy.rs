@@ -2,8 +2,8 @@
 
 use jiff::{SignedDuration, Timestamp};
 use schema::{
-    AuditEntry, AuditQuery, ExportJob, ExportOwner, ExportStatus, Notice, PageRequest,
-    StoreError, WorkspaceScope, notice_year,
+    AuditEntry, AuditQuery, ExportJob, ExportOwner, ExportStatus, Notice, PageRequest, StoreError,
+    WorkspaceScope, notice_year,
 };
 use tenants::{UserId, WorkspaceId};
 use uuid::Uuid;
@@ -68,8 +68,12 @@ pub async fn test_audit_entries_list_in_time_order_across_days_with_filters(stor
         .await
         .expect("append expired");
 
-    let all = walk(2, |page| store.list_audit(scope, &window(base, 3), page)).await;
-    assert_eq!(all, written, "every entry once, oldest first, across day partitions");
+    let wide = window(base, 3);
+    let all = walk(2, |page| store.list_audit(scope, &wide, page)).await;
+    assert_eq!(
+        all, written,
+        "every entry once, oldest first, across day partitions"
+    );
 
     let mut by_actor = window(base, 3);
     by_actor.actor = Some("key:b".to_owned());
@@ -100,7 +104,11 @@ pub async fn test_audit_entries_without_workspace_go_to_the_actor(store: DynStor
         .expect("list");
     assert_eq!(items.items, vec![e.clone()]);
     let none = store
-        .list_audit_of_actor("user:someone-else", &window(base, 1), PageRequest::first(10))
+        .list_audit_of_actor(
+            "user:someone-else",
+            &window(base, 1),
+            PageRequest::first(10),
+        )
         .await
         .expect("list other");
     assert!(none.items.is_empty());
@@ -137,7 +145,10 @@ pub async fn test_export_jobs_and_notices_round_trip(store: DynStore) {
     );
     let stranger = ExportOwner::user(UserId::new());
     assert_eq!(
-        store.get_export(&stranger, job.id, base).await.expect("get"),
+        store
+            .get_export(&stranger, job.id, base)
+            .await
+            .expect("get"),
         None
     );
     let later = base + SignedDuration::from_hours(8 * 24);

@@ -1,0 +1,131 @@
+//! Post status upkeep for the workspace actor. Account actors report a delivery that reached a
+//! terminal state with `PostChanged`; the workspace marks the post dirty and queues one
+//! `FlushPosts` behind the messages already in its mailbox, so every change reported meanwhile is
+//! written in the same flush. A flush recomputes the dirty posts concurrently, so their writes
+//! share one group commit instead of one fsync each, and flushes never overlap (the actor runs
+//! one at a time), so a post's status is never overwritten by an older computation.
+
+use std::collections::HashSet;
+
+use futures::StreamExt as _;
+use schema::WorkspaceScope;
+use tenants::{PostId, PostStatus, post_status_from};
+
+use crate::context::Ctx;
+use crate::events::{EngineEvent, EventKind};
+
+/// The most posts recomputed in one flush; the rest wait for the next one.
+const MAX_FLUSH: usize = 512;
+
+/// Posts recomputed at once within a flush (reads and writes in flight).
+const FLUSH_CONCURRENCY: usize = 64;
+
+/// Posts whose status must be recomputed, and whether a flush is already queued.
+#[derive(Debug, Default)]
+pub struct DirtyPosts {
+    posts: HashSet<PostId>,
+    flush_queued: bool,
+}
+
+impl DirtyPosts {
+    /// Marks a post dirty. `true` when the caller must queue a flush (none is queued yet).
+    pub fn mark(&mut self, post_id: PostId) -> bool {
+        self.posts.insert(post_id);
+        !std::mem::replace(&mut self.flush_queued, true)
+    }
+
+    /// Recomputes up to [`MAX_FLUSH`] dirty posts. `true` when some are left and another flush
+    /// must be queued (then it counts as queued).
+    pub async fn flush(&mut self, ctx: &Ctx, scope: WorkspaceScope) -> bool {
+        self.flush_queued = false;
+        let batch: Vec<PostId> = if self.posts.len() <= MAX_FLUSH {
+            self.posts.drain().collect()
+        } else {
+            let some: Vec<PostId> = self.posts.iter().take(MAX_FLUSH).copied().collect();
+            for id in &some {
+                self.posts.remove(id);
+            }
+            some
+        };
+        futures::stream::iter(batch)
+            .for_each_concurrent(FLUSH_CONCURRENCY, |post_id| async move {
+                if let Err(e) = update_post_status(ctx, scope, post_id).await {
+                    tracing::warn!(workspace_id = %scope.workspace_id(), post_id = %post_id,
+                        error = %e, "post status update failed");
+                }
+            })
+            .await;
+        self.flush_queued = !self.posts.is_empty();
+        self.flush_queued
+    }
+
+    /// Flushes everything still dirty (shutdown).
+    pub async fn flush_all(&mut self, ctx: &Ctx, scope: WorkspaceScope) {
+        while self.flush(ctx, scope).await {}
+        self.flush_queued = false;
+    }
+}
+
+/// Recomputes a post's status from its deliveries, stores it when it changed and emits the
+/// matching event once.
+async fn update_post_status(
+    ctx: &Ctx,
+    scope: WorkspaceScope,
+    post_id: PostId,
+) -> Result<(), crate::EngineError> {
+    let Some(mut post) = ctx.store.get_post(scope, post_id).await? else {
+        return Ok(());
+    };
+    if post.status == PostStatus::Draft {
+        return Ok(());
+    }
+    let deliveries = ctx.store.list_deliveries_of_post(scope, post_id).await?;
+    let states: Vec<_> = deliveries.iter().map(|d| d.state).collect();
+    let status = post_status_from(&states);
+    if status == post.status {
+        return Ok(());
+    }
+    post.status = status;
+    post.updated_at = ctx.now();
+    ctx.store.update_post(scope, &post).await?;
+    let kind = match status {
+        PostStatus::Published => EventKind::PostPublished,
+        PostStatus::PartiallyPublished => EventKind::PostPartiallyPublished,
+        PostStatus::Failed => EventKind::PostFailed,
+        PostStatus::Canceled => EventKind::PostCanceled,
+        _ => return Ok(()),
+    };
+    let reason = deliveries
+        .iter()
+        .filter_map(|d| {
+            d.last_error
+                .as_ref()
+                .filter(|_| d.state == tenants::DeliveryState::Failed)
+        })
+        .map(|e| format!("{}: {}", e.code, e.message))
+        .next();
+    ctx.emit(EngineEvent {
+        kind,
+        workspace_id: scope.workspace_id(),
+        post_id: Some(post_id),
+        account_id: None,
+        reason,
+        at: ctx.now(),
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_changes_reported_before_a_flush_share_one_flush() {
+        let mut dirty = DirtyPosts::default();
+        let (a, b) = (PostId::new(), PostId::new());
+        assert!(dirty.mark(a), "the first change queues a flush");
+        assert!(!dirty.mark(b), "a second post joins the queued flush");
+        assert!(!dirty.mark(a), "a repeated post is recomputed once");
+        assert_eq!(dirty.posts.len(), 2);
+    }
+}
