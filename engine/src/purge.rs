@@ -98,7 +98,9 @@ async fn purge_one(
     // Webhooks and analytics are engine-owned: their purge needs no registration.
     let owned: [std::sync::Arc<dyn PurgeHook>; 2] = [
         std::sync::Arc::new(crate::webhooks::purge::WebhookPurge::new(ctx.store.clone())),
-        std::sync::Arc::new(crate::analytics::purge::AnalyticsPurge::new(ctx.store.clone())),
+        std::sync::Arc::new(crate::analytics::purge::AnalyticsPurge::new(
+            ctx.store.clone(),
+        )),
     ];
     for hook in owned.iter().chain(&config.purge_hooks) {
         rows += hook.purge_workspace(scope).await?;

@@ -66,7 +66,9 @@ async fn test_subscribed_endpoint_receives_post_scheduled_and_post_canceled() ->
     let secret = secret.expose_secret().to_owned();
 
     let at = start_time() + SignedDuration::from_hours(5);
-    let first = h.create_post(scope, post_at("one", vec![account], at)).await?;
+    let first = h
+        .create_post(scope, post_at("one", vec![account], at))
+        .await?;
     let first_id = first.post.id;
     assert_eq!(
         next_event(&mut receiver, &secret).await,
@@ -92,7 +94,9 @@ async fn test_subscribed_endpoint_receives_post_scheduled_and_post_canceled() ->
     // Canceling again changes nothing and sends nothing.
     h.cancel_post(scope, first_id).await?;
 
-    let second = h.create_post(scope, post_at("two", vec![account], at)).await?;
+    let second = h
+        .create_post(scope, post_at("two", vec![account], at))
+        .await?;
     let second_id = second.post.id;
     assert_eq!(
         next_event(&mut receiver, &secret).await,
@@ -137,7 +141,9 @@ async fn test_erased_workspace_loses_its_webhook_and_metric_rows() -> anyhow::Re
             )
             .await?;
         let at = start_time() + SignedDuration::from_hours(5);
-        let post = h.create_post(scope, post_at("p", vec![account], at)).await?;
+        let post = h
+            .create_post(scope, post_at("p", vec![account], at))
+            .await?;
         receiver.next(WAIT).await.expect("delivered");
         let sample = MetricSample {
             workspace_id: scope.workspace_id(),
@@ -160,16 +166,23 @@ async fn test_erased_workspace_loses_its_webhook_and_metric_rows() -> anyhow::Re
     let deadline = std::time::Instant::now() + WAIT;
     for (scope, _, _, endpoint, _) in &seeded {
         loop {
-            let log = hooks.deliveries(*scope, *endpoint, PageRequest::first(10)).await?;
+            let log = hooks
+                .deliveries(*scope, *endpoint, PageRequest::first(10))
+                .await?;
             if !log.items.is_empty() {
                 break;
             }
-            assert!(std::time::Instant::now() < deadline, "attempt logged in time");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "attempt logged in time"
+            );
             hooks.tick().await?;
         }
     }
     let (doomed, account, partner_id, endpoint, post) = seeded[0].clone();
-    let log = hooks.deliveries(doomed, endpoint, PageRequest::first(10)).await?;
+    let log = hooks
+        .deliveries(doomed, endpoint, PageRequest::first(10))
+        .await?;
     let message_id = log.items[0].message_id;
 
     h.erase_workspace(doomed).await?;
@@ -192,7 +205,11 @@ async fn test_erased_workspace_loses_its_webhook_and_metric_rows() -> anyhow::Re
                 left.push("delivery log");
             }
             let samples = store
-                .list_account_metrics(scope.account(account), start_time() - far, start_time() + far)
+                .list_account_metrics(
+                    scope.account(account),
+                    start_time() - far,
+                    start_time() + far,
+                )
                 .await?;
             if !samples.is_empty() {
                 left.push("account metrics");
@@ -208,7 +225,9 @@ async fn test_erased_workspace_loses_its_webhook_and_metric_rows() -> anyhow::Re
         Vec::<&str>::new()
     );
     assert_eq!(
-        store.get_webhook_message(doomed, endpoint, message_id).await?,
+        store
+            .get_webhook_message(doomed, endpoint, message_id)
+            .await?,
         None,
         "outbox row"
     );
@@ -225,7 +244,12 @@ async fn test_erased_workspace_loses_its_webhook_and_metric_rows() -> anyhow::Re
         ],
         "another workspace keeps everything"
     );
-    assert!(store.get_partner_account_ref(&kept_partner).await?.is_some());
+    assert!(
+        store
+            .get_partner_account_ref(&kept_partner)
+            .await?
+            .is_some()
+    );
     engine.shutdown().await;
     Ok(())
 }

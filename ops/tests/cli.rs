@@ -29,7 +29,11 @@ fn test_migrate_creates_the_default_store_and_is_idempotent() {
     let first = socialcrm(dir.path(), &["migrate"]);
     assert!(first.status.success(), "{}", text(&first));
     assert!(dir.path().join("data/socialcrm.redb").is_file());
-    assert!(text(&first).contains("migrated to schema version"), "{}", text(&first));
+    assert!(
+        text(&first).contains("migrated to schema version"),
+        "{}",
+        text(&first)
+    );
 
     let second = socialcrm(dir.path(), &["migrate"]);
     assert!(second.status.success(), "{}", text(&second));
@@ -39,7 +43,10 @@ fn test_migrate_creates_the_default_store_and_is_idempotent() {
 #[test]
 fn test_bad_store_url_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let out = socialcrm(dir.path(), &["migrate", "--store", "postgres://localhost/x"]);
+    let out = socialcrm(
+        dir.path(),
+        &["migrate", "--store", "postgres://localhost/x"],
+    );
     assert!(!out.status.success());
     assert!(text(&out).contains("invalid store url"), "{}", text(&out));
 }
@@ -64,7 +71,11 @@ fn test_unwritable_store_path_is_a_clear_error() {
         &["migrate", "--store", "redb:///proc/socialcrm/store.redb"],
     );
     assert!(!out.status.success());
-    assert!(text(&out).contains("cannot migrate store"), "{}", text(&out));
+    assert!(
+        text(&out).contains("cannot migrate store"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -72,7 +83,11 @@ fn test_doctor_names_the_missing_migration_then_passes() {
     let dir = tempfile::tempdir().unwrap();
     let before = socialcrm(dir.path(), &["doctor"]);
     assert!(!before.status.success());
-    assert!(text(&before).contains("run `socialcrm migrate`"), "{}", text(&before));
+    assert!(
+        text(&before).contains("run `socialcrm migrate`"),
+        "{}",
+        text(&before)
+    );
 
     assert!(socialcrm(dir.path(), &["migrate"]).status.success());
     let after = socialcrm(dir.path(), &["doctor"]);

@@ -16,10 +16,10 @@ pub mod scope;
 #[path = "scylla/mod.rs"]
 pub mod scylladb;
 pub mod store;
+pub mod store_analytics;
 pub mod store_erasure;
 pub mod store_imports;
 pub mod store_privacy;
-pub mod store_analytics;
 pub mod store_webhooks;
 pub mod url;
 
@@ -30,9 +30,9 @@ pub use migrations::{MigrateReport, SCHEMA_VERSION};
 pub use scope::{AccountScope, WorkspaceScope};
 pub use scylladb::ScyllaStore;
 pub use store::*;
+pub use store_analytics::*;
 pub use store_erasure::*;
 pub use store_imports::*;
 pub use store_privacy::*;
-pub use store_analytics::*;
 pub use store_webhooks::*;
 pub use url::{StoreUrl, migrate, open_store};

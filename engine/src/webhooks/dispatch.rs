@@ -22,9 +22,10 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::target::{check_target, parse_target};
+use super::target::{TargetError, check_target, parse_target};
 use super::{RETRY_SCHEDULE, Shared, WebhookHandle, WebhookNotice};
 use crate::error::EngineError;
+use crate::ssrf::SsrfGuard;
 
 /// How far back the first scan after a start looks (hours).
 const FIRST_LOOKBACK_HOURS: i64 = 72;
@@ -207,9 +208,25 @@ async fn post(
         Ok(t) => t,
         Err(e) => return blank(&e.to_string()),
     };
-    if let Err(e) = check_target(&target, shared.allow_private()).await {
-        return blank(&e.to_string());
-    }
+    // A public host name is sent through a client pinned to the addresses just checked, so a
+    // second lookup cannot be answered with an internal address (DNS rebinding). Literal IPs
+    // and development targets use the shared pooled client.
+    let pinned = matches!(target.host(), Some(url::Host::Domain(_))) && !shared.allow_private();
+    let client = if pinned {
+        let guard = SsrfGuard::new(false);
+        match guard
+            .pinned_client(&target, shared.config.attempt_timeout)
+            .await
+        {
+            Ok(c) => c,
+            Err(e) => return blank(&TargetError::from(e).to_string()),
+        }
+    } else {
+        if let Err(e) = check_target(&target, shared.allow_private()).await {
+            return blank(&e.to_string());
+        }
+        shared.http.clone()
+    };
     let ts = now.as_second();
     let keys: Vec<&str> = secrets.iter().map(|s| s.expose_secret()).collect();
     let signature = match sign_all(&keys, &m.event_id, ts, m.payload.as_bytes()) {
@@ -217,9 +234,9 @@ async fn post(
         Err(e) => return blank(&e.to_string()),
     };
     let started = Instant::now();
-    let sent = shared
-        .http
+    let sent = client
         .post(target)
+        .header("user-agent", "socialcrm-webhooks/1")
         .header("content-type", "application/json")
         .header("webhook-id", &m.event_id)
         .header("webhook-timestamp", ts.to_string())

@@ -88,7 +88,10 @@ mod tests {
             assert_eq!(check_target(&url, true).await, Ok(()), "{raw}");
         }
         let metadata = parse_target("http://169.254.169.254/latest").unwrap();
-        assert_eq!(check_target(&metadata, false).await, Err(TargetError::Private));
+        assert_eq!(
+            check_target(&metadata, false).await,
+            Err(TargetError::Private)
+        );
         assert_eq!(
             check_target(&metadata, true).await,
             Err(TargetError::Private),

@@ -14,8 +14,8 @@ use crate::error::StoreResult;
 use crate::layout::{check_scope, decode, encode, nanos, nanos_saturating};
 use crate::scope::{AccountScope, WorkspaceScope};
 use crate::store::{Page, PageRequest, hour_bucket};
-use crate::store_erasure::PurgeProgress;
 use crate::store_analytics::{AnalyticsJob, AnalyticsStore, MetricSample, key, month_bucket};
+use crate::store_erasure::PurgeProgress;
 
 /// How long a pull job's index row is kept after it is due.
 const JOB_RETENTION: SignedDuration = SignedDuration::from_hours(30 * 24);

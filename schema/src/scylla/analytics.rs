@@ -14,8 +14,8 @@ use crate::keys::KeyReader;
 use crate::layout::{check_scope, decode, nanos, nanos_saturating, page_limit};
 use crate::scope::{AccountScope, WorkspaceScope};
 use crate::store::{Page, PageRequest, hour_bucket};
-use crate::store_erasure::PurgeProgress;
 use crate::store_analytics::{AnalyticsJob, AnalyticsStore, MetricSample, key, month_bucket};
+use crate::store_erasure::PurgeProgress;
 
 pub(crate) const PUT_METRIC_SAMPLE: &str = "INSERT INTO metric_samples \
     (workspace_id, account_id, month, at_ns, post_id, body) VALUES (?, ?, ?, ?, ?, ?)";

@@ -5,13 +5,13 @@ use scylla::client::session::Session;
 use scylla::statement::Consistency;
 use scylla::statement::prepared::PreparedStatement;
 
+use super::erasure as er;
+use super::imports as im;
+use super::privacy as pv;
 use super::{
     DEFAULT_PAGE_SIZE, accounts as a, deliveries as d, errors, meta as m, posts as p, users as u,
 };
 use super::{analytics as an, webhooks as wh};
-use super::privacy as pv;
-use super::imports as im;
-use super::erasure as er;
 use crate::error::StoreResult;
 
 /// How a statement is prepared.

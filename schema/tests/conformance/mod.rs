@@ -6,8 +6,8 @@
 
 #![allow(dead_code)]
 
-pub mod fixtures;
 mod erasure;
+pub mod fixtures;
 mod identity;
 mod imports;
 mod posts;

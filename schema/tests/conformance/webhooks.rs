@@ -265,7 +265,10 @@ pub async fn test_purge_webhooks_and_metrics_leaves_nothing_and_spares_others(st
             endpoints.push((e, messages));
         }
         let jan = Timestamp::from_second(1_767_225_600 - 3600).unwrap();
-        for (i, at) in [jan, jan + SignedDuration::from_hours(2)].iter().enumerate() {
+        for (i, at) in [jan, jan + SignedDuration::from_hours(2)]
+            .iter()
+            .enumerate()
+        {
             let sample = MetricSample {
                 workspace_id: ws,
                 account_id: account,
