@@ -127,8 +127,8 @@ fn bad_query(field: &str, message: String) -> ApiError {
     }
 }
 
-/// `?status=&from=&to=&account_id=` of the post list.
-fn post_filter(query: Option<&str>) -> Result<PostFilter, ApiError> {
+/// `?status=&from=&to=&account_id=` of the post list (and of its CSV export).
+pub(crate) fn post_filter(query: Option<&str>) -> Result<PostFilter, ApiError> {
     let mut filter = PostFilter::default();
     for (name, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         let shown: String = value.chars().take(64).collect();

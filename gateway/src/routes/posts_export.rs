@@ -14,13 +14,11 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
-use jiff::Timestamp;
 use schema::{PageRequest, PostFilter, WorkspaceScope};
-use tenants::{AccountId, PostStatus};
 
 use crate::auth::{Permission, WorkspaceAccess};
 use crate::csv_import::{AccountDirectory, ExportWriter};
-use crate::error::{ApiError, FieldIssue};
+use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Posts read from the store per chunk of the response.
@@ -32,48 +30,6 @@ pub fn router() -> Router<AppState> {
         "/v1/workspaces/{ws}/posts/export.csv",
         get(export_posts_csv),
     )
-}
-
-fn bad_query(field: &str, message: String) -> ApiError {
-    ApiError::BadRequest {
-        code: "invalid_query",
-        detail: format!("`{field}`: {message}"),
-        errors: vec![FieldIssue::new(field, message)],
-    }
-}
-
-/// `?status=&from=&to=&account_id=`, read as the post list reads them.
-fn export_filter(query: Option<&str>) -> Result<PostFilter, ApiError> {
-    let mut filter = PostFilter::default();
-    for (name, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
-        let shown: String = value.chars().take(64).collect();
-        let instant = |field: &str| {
-            value.parse::<Timestamp>().map_err(|_| {
-                bad_query(
-                    field,
-                    format!("`{shown}` is not an RFC 3339 timestamp such as 2026-12-01T09:00:00Z"),
-                )
-            })
-        };
-        match name.as_ref() {
-            "status" => {
-                let word = serde_json::Value::String(value.to_string());
-                let status = serde_json::from_value::<PostStatus>(word)
-                    .map_err(|_| bad_query("status", format!("`{shown}` is not a post status")))?;
-                filter.status = Some(status);
-            }
-            "from" => filter.from = Some(instant("from")?),
-            "to" => filter.to = Some(instant("to")?),
-            "account_id" => {
-                let id = value.parse::<AccountId>().map_err(|_| {
-                    bad_query("account_id", format!("`{shown}` is not an account id"))
-                })?;
-                filter.account_id = Some(id);
-            }
-            _ => {}
-        }
-    }
-    Ok(filter)
 }
 
 /// Where the CSV writer's bytes collect between chunks of the response.
@@ -166,7 +122,7 @@ pub async fn export_posts_csv(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     access.require(Permission::Read)?;
-    let filter = export_filter(query.as_deref())?;
+    let filter = super::posts::post_filter(query.as_deref())?;
     let mut accounts = Vec::new();
     let mut cursor = None;
     loop {
