@@ -282,8 +282,7 @@ impl ImportJob {
         if let Err(e) = save(&state, scope, &doc).await {
             tracing::error!(import_id = %id, error = %e, "import report not saved");
         }
-        // The engine has no way to publish an event of the gateway's (its event kinds are its
-        // own), so completion is logged for now; webhooks can pick it up once it has one.
+        publish_completed(&state, scope, &doc).await;
         tracing::info!(
             event = "import.completed",
             workspace_id = %scope.workspace_id(),
@@ -295,6 +294,30 @@ impl ImportJob {
             "import finished"
         );
         doc
+    }
+}
+
+/// Sends `import.completed` to the workspace's webhook subscribers. A failure to enqueue is
+/// logged, never turned into a failed import: the posts are already created.
+async fn publish_completed(state: &AppState, scope: WorkspaceScope, doc: &ImportDoc) {
+    let Ok(engine) = state.engine() else {
+        return;
+    };
+    let Ok(webhooks) = engine.webhooks() else {
+        return;
+    };
+    let report = &doc.report;
+    let data = serde_json::json!({
+        "import_id": report.id.to_string(),
+        "status": report.status,
+        "dry_run": report.dry_run,
+        "rows_total": report.rows_total,
+        "rows_valid": report.rows_valid,
+        "rows_invalid": report.rows_invalid,
+        "posts_created": report.posts_created,
+    });
+    if let Err(e) = webhooks.publish(scope, "import.completed", data).await {
+        tracing::warn!(import_id = %report.id, error = %e, "import.completed not enqueued");
     }
 }
 

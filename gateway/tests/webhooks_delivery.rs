@@ -375,3 +375,42 @@ async fn test_crud_resend_and_refused_targets() {
     call(&w.app, "GET", &one, &w.key, None).await.expect(404);
     w.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_a_finished_import_sends_import_completed() {
+    let w = world().await;
+    w.create(&["import.completed"]).await;
+    let csv = "scheduled_at,accounts,caption\n2030-01-01T09:00:00Z,@nobody,hello\n".to_owned();
+    let url = format!(
+        "{}/v1/workspaces/{}/imports?dry_run=true",
+        w.app.base_url, w.ws
+    );
+    let answer = e2e_support::answer(
+        reqwest::Client::new()
+            .post(url)
+            .bearer_auth(&w.key)
+            .header("content-type", "text/csv")
+            .body(csv),
+    )
+    .await
+    .expect(201);
+    let import_id = answer["id"].as_str().expect("import id").to_owned();
+    w.tick().await;
+    let events: Vec<Value> = w.receiver.seen(|s| {
+        s.accepted
+            .values()
+            .map(|(count, body)| {
+                assert_eq!(*count, 1, "delivered once");
+                body.clone()
+            })
+            .collect()
+    });
+    assert_eq!(events.len(), 1, "{events:?}");
+    let event = &events[0];
+    assert_eq!(event["type"], "import.completed");
+    assert_eq!(event["data"]["import_id"], import_id.as_str());
+    assert_eq!(event["data"]["dry_run"], true);
+    assert_eq!(event["data"]["rows_invalid"], 1);
+    assert_eq!(event["data"]["posts_created"], 0);
+    w.finish().await;
+}
