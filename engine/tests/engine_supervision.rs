@@ -114,9 +114,12 @@ async fn test_crashed_account_restarts_with_schedule_and_loop_is_capped() -> any
         "a crash loop was not capped: {a:?}"
     );
     assert!(
-        h.recent_events()
+        wait_for(|| h
+            .recent_events()
             .iter()
-            .any(|e| e.kind == EventKind::AccountDegraded && e.account_id == Some(account))
+            .any(|e| e.kind == EventKind::AccountDegraded && e.account_id == Some(account)))
+        .await,
+        "no account.degraded event"
     );
     engine.shutdown().await;
     Ok(())

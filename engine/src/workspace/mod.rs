@@ -263,10 +263,8 @@ fn on_account_crash(
             false
         }
         RestartDecision::Degrade => {
-            ctx.board.update_account(account_id, |a| {
-                a.degraded = true;
-                a.resident = false;
-            });
+            // The event goes out before the observable state flips, so anyone who sees the
+            // account degraded also finds the event that says why.
             ctx.emit(EngineEvent {
                 kind: EventKind::AccountDegraded,
                 workspace_id: state.scope.workspace_id(),
@@ -276,6 +274,10 @@ fn on_account_crash(
                     "the account's worker crashed repeatedly and was stopped: {err}"
                 )),
                 at: ctx.now(),
+            });
+            ctx.board.update_account(account_id, |a| {
+                a.degraded = true;
+                a.resident = false;
             });
             true
         }
