@@ -75,7 +75,11 @@ impl World {
                 .as_array()
                 .cloned()
                 .unwrap_or_default();
-            if !ds.is_empty() && ds.iter().all(|d| d["status"] == status) {
+            // When every delivery ends the same way, the post's own status follows a moment
+            // later (the workspace batches those writes): wait for it too.
+            let post_settled =
+                !matches!(status, "published" | "canceled") || current["status"] == status;
+            if !ds.is_empty() && ds.iter().all(|d| d["status"] == status) && post_settled {
                 return current;
             }
             assert!(
