@@ -8,9 +8,8 @@ use tenants::PostId;
 use uuid::Uuid;
 
 use super::{DEFAULT_PAGE_SIZE, ScyllaStore, body_text, errors, part};
-use crate::cursor::{self, PageBuilder};
+use crate::cursor::PageBuilder;
 use crate::error::{StoreError, StoreResult};
-use crate::keys::KeyReader;
 use crate::layout::{check_scope, decode, nanos, nanos_saturating, page_limit};
 use crate::scope::{AccountScope, WorkspaceScope};
 use crate::store::{Page, PageRequest, hour_bucket};
@@ -143,16 +142,7 @@ impl AnalyticsStore for ScyllaStore {
         page: PageRequest,
     ) -> StoreResult<Page<AnalyticsJob>> {
         let prefix = key::due_part(bucket);
-        let (after_ns, after_id) = match &page.cursor {
-            Some(c) => {
-                let k = cursor::decode(c, &prefix)?;
-                let mut r = KeyReader::new(&k[prefix.len()..]);
-                let after = (r.i64()?, r.uuid()?);
-                r.end()?;
-                after
-            }
-            None => (i64::MIN, Uuid::nil()),
-        };
+        let (after_ns, after_id) = super::due_cursor(page.cursor.as_deref(), &prefix)?;
         let limit = page_limit(page.limit);
         let size = i32::try_from(limit + 1).unwrap_or(i32::MAX);
         let mut rows = self

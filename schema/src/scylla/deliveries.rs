@@ -10,9 +10,8 @@ use uuid::Uuid;
 
 use super::posts::version_i64;
 use super::{DEFAULT_PAGE_SIZE, Part, ScyllaStore, body_text, errors, part};
-use crate::cursor::{self, PageBuilder};
+use crate::cursor::PageBuilder;
 use crate::error::StoreResult;
-use crate::keys::KeyReader;
 use crate::layout::{
     check_delivery_scope, day_bucket, day_expires_at, due_expires_at, from_nanos, key, nanos,
     nanos_saturating, page_limit, ttl_seconds,
@@ -160,16 +159,7 @@ impl DeliveryStore for ScyllaStore {
         page: PageRequest,
     ) -> StoreResult<Page<DueRef>> {
         let prefix = key::due_bucket_part(shard, bucket);
-        let (after_ns, after_id) = match &page.cursor {
-            Some(c) => {
-                let k = cursor::decode(c, &prefix)?;
-                let mut r = KeyReader::new(&k[prefix.len()..]);
-                let after = (r.i64()?, r.uuid()?);
-                r.end()?;
-                after
-            }
-            None => (i64::MIN, Uuid::nil()),
-        };
+        let (after_ns, after_id) = super::due_cursor(page.cursor.as_deref(), &prefix)?;
         let limit = page_limit(page.limit);
         let size = i32::try_from(limit + 1).unwrap_or(i32::MAX);
         let values = (i32::from(shard), bucket, after_ns, after_id);

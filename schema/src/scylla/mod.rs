@@ -225,6 +225,19 @@ pub(crate) async fn open_session(nodes: &[String]) -> StoreResult<Session> {
 }
 
 /// Boxes bound values for a batch part.
+/// Where a page of a due index resumes: after the cursor's `(due_at_ns, id)`, or before everything
+/// on the first page. The delivery, webhook and analytics due indexes share this key shape.
+pub(crate) fn due_cursor(cursor: Option<&str>, prefix: &[u8]) -> StoreResult<(i64, uuid::Uuid)> {
+    let Some(c) = cursor else {
+        return Ok((i64::MIN, uuid::Uuid::nil()));
+    };
+    let k = crate::cursor::decode(c, prefix)?;
+    let mut r = crate::keys::KeyReader::new(&k[prefix.len()..]);
+    let after = (r.i64()?, r.uuid()?);
+    r.end()?;
+    Ok(after)
+}
+
 pub(crate) fn part<'a, V: SerializeRow + Send + Sync + 'static>(
     st: &'a PreparedStatement,
     values: V,

@@ -155,16 +155,7 @@ impl WebhookStore for ScyllaStore {
         page: PageRequest,
     ) -> StoreResult<Page<WebhookDueRef>> {
         let prefix = key::due_part(bucket);
-        let (after_ns, after_id) = match &page.cursor {
-            Some(c) => {
-                let k = cursor::decode(c, &prefix)?;
-                let mut r = KeyReader::new(&k[prefix.len()..]);
-                let after = (r.i64()?, r.uuid()?);
-                r.end()?;
-                after
-            }
-            None => (i64::MIN, Uuid::nil()),
-        };
+        let (after_ns, after_id) = super::due_cursor(page.cursor.as_deref(), &prefix)?;
         let limit = page_limit(page.limit);
         let size = i32::try_from(limit + 1).unwrap_or(i32::MAX);
         let mut rows = self
