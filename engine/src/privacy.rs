@@ -10,14 +10,18 @@
 //! Erasing a user follows one documented rule: a user who is the only owner of a workspace that
 //! has other members cannot be erased until ownership is transferred (`Conflict` naming the
 //! workspace); workspaces where they are the only member are erased with them; elsewhere their
-//! membership is removed. Their sessions and API keys are deleted and the user row is purged.
+//! membership is removed. The registered purge hooks delete the person's own rows (the
+//! gateway's audit entries and personal exports), then their sessions, API keys and user row go.
+//!
+//! [`EngineHandle::reload_master_keys`] swaps the master keyring of the running vault, so data
+//! keys rewrapped by `socialcrm keys rotate` unwrap without a restart.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use schema::{ErasureRecord, ErasureSubject, PageRequest, WorkspaceScope};
 use serde::Serialize;
-use tenants::{AccountStatus, DeliveryError, Membership, Role, UserId, Workspace};
+use tenants::{AccountStatus, DeliveryError, MasterKeyring, Membership, Role, UserId, Workspace};
 use tokio::task::JoinHandle;
 
 use crate::api::EngineHandle;
@@ -257,6 +261,19 @@ impl EngineHandle {
         for scope in leave {
             ctx.store.delete_membership(scope, user_id).await?;
         }
+        // Before the keys and the user row go: a hook may look up the person's keys (entries
+        // are recorded per key), and a failing hook leaves an erasure that can be asked again.
+        let mut num_rows = 1;
+        let hooks = self
+            .inner
+            .services
+            .get()
+            .map(|s| s.purge_hooks.clone())
+            .unwrap_or_default();
+        for hook in &hooks {
+            num_rows += hook.purge_user(user_id).await?;
+            tracing::debug!(user_id = %user_id, hook = hook.name(), "user purge hook ran");
+        }
         ctx.store.delete_sessions_of_user(user_id).await?;
         for key in ctx.store.list_api_keys(Some(user_id)).await? {
             ctx.store.delete_api_key(key.id).await?;
@@ -269,7 +286,7 @@ impl EngineHandle {
             requested_at: now,
             purge_deadline: now + PURGE_DEADLINE,
             completed_at: Some(now),
-            num_rows_purged: 1,
+            num_rows_purged: num_rows,
             num_files_purged: 0,
             num_tokens_revoked: 0,
             num_revokes_failed: 0,
@@ -317,6 +334,23 @@ impl EngineHandle {
         let revocations = self.inner.ctx.credentials.retry_revokes().await?;
         let purge = self.run_purge_pass().await?;
         Ok(PrivacyPass { revocations, purge })
+    }
+
+    /// Replaces the master keyring of the running engine (after `socialcrm keys rotate`): data
+    /// keys rewrapped under the new master key unwrap from now on, and new data keys are
+    /// wrapped with its active key. Returns the active key id.
+    ///
+    /// # Errors
+    /// [`EngineError::Unavailable`] when the engine runs without its own token vault (started
+    /// with [`crate::Engine::start_with`]).
+    pub fn reload_master_keys(&self, keyring: MasterKeyring) -> Result<String, EngineError> {
+        let vault = self.inner.vault.get().ok_or_else(|| {
+            EngineError::Unavailable("this engine has no token vault to reload".into())
+        })?;
+        vault.replace_keyring(keyring);
+        let active = vault.active_master_key_id();
+        tracing::info!(master_key_id = %active, "master keyring reloaded");
+        Ok(active)
     }
 
     /// Runs the purge worker once now.

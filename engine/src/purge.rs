@@ -3,12 +3,15 @@
 //!
 //! A pass finds workspaces with `deletion_requested_at` set and, for each: runs the engine's
 //! own hooks (webhooks, analytics) and the registered [`PurgeHook`]s (tables other subsystems
-//! own: audit, exports...), deletes the media
+//! own: the gateway's audit log, export jobs and archives), deletes the media
 //! files under `<media_dir>/<workspace_id>/`, deletes the workspace's rows through
 //! `ErasureStore::purge_workspace` (posts, deliveries, due index, accounts, tokens, retries, media
 //! records, memberships, data key, the workspace row last), and finally records the completion in
 //! the erasure ledger, which is what makes the purge provable. A pass is idempotent: a crash
 //! midway is finished by the next one.
+//!
+//! A person's erasure completes at once: [`crate::EngineHandle::erase_user`] runs every hook's
+//! [`PurgeHook::purge_user`] before deleting the person's keys and user row.
 
 use std::path::Path;
 
@@ -16,7 +19,7 @@ use async_trait::async_trait;
 use jiff::SignedDuration;
 use schema::{ErasureRecord, ErasureSubject, PageRequest, WorkspaceScope};
 use serde::Serialize;
-use tenants::Workspace;
+use tenants::{UserId, Workspace};
 
 use crate::context::Ctx;
 use crate::error::EngineError;
@@ -39,6 +42,17 @@ pub trait PurgeHook: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// Any failure; the pass stops for this workspace and the next pass tries again.
     async fn purge_workspace(&self, scope: WorkspaceScope) -> Result<u64, EngineError>;
+    /// Deletes every row it owns of an erased person that no workspace holds (their own audit
+    /// entries, their personal exports); returns how many. Called by
+    /// [`crate::EngineHandle::erase_user`] before the person's API keys and user row go (so
+    /// their keys can still be listed). Must be idempotent.
+    ///
+    /// # Errors
+    /// Any failure; the erasure stops and can be requested again.
+    async fn purge_user(&self, user_id: UserId) -> Result<u64, EngineError> {
+        let _ = user_id;
+        Ok(0)
+    }
 }
 
 /// What one purge pass did.

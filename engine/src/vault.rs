@@ -8,7 +8,7 @@
 //! Deleting the data key ([`TokenVault::shred_workspace`]) crypto-shreds every token at once.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
@@ -100,7 +100,9 @@ impl ClearTokens {
 /// are cached in a small map whose lock is never held across an `.await`.
 pub struct TokenVault<S: ?Sized + VaultStore = dyn Store> {
     store: Arc<S>,
-    keyring: Arc<MasterKeyring>,
+    /// Swapped whole by [`TokenVault::replace_keyring`]; the lock is held only to clone the
+    /// `Arc`, never across an `.await`.
+    keyring: RwLock<Arc<MasterKeyring>>,
     cache: Mutex<HashMap<WorkspaceId, DataKey>>,
     /// Serialises data key creation in this process, so two first uses cannot each store a key
     /// and seal under the one that loses.
@@ -110,7 +112,7 @@ pub struct TokenVault<S: ?Sized + VaultStore = dyn Store> {
 impl<S: ?Sized + VaultStore> std::fmt::Debug for TokenVault<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenVault")
-            .field("keyring", &self.keyring)
+            .field("keyring", &self.keyring())
             .finish_non_exhaustive()
     }
 }
@@ -120,10 +122,29 @@ impl<S: ?Sized + VaultStore> TokenVault<S> {
     pub fn new(store: Arc<S>, keyring: Arc<MasterKeyring>) -> Self {
         Self {
             store,
-            keyring,
+            keyring: RwLock::new(keyring),
             cache: Mutex::new(HashMap::new()),
             create_lock: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// The keyring in use now.
+    fn keyring(&self) -> Arc<MasterKeyring> {
+        let ring = self.keyring.read().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(&ring)
+    }
+
+    /// Replaces the master keyring of a running vault (after `socialcrm keys rotate`): data
+    /// keys are unwrapped and new ones wrapped with `keyring` from now on. Data keys already
+    /// unwrapped stay cached: a rotation rewraps them without changing them.
+    pub fn replace_keyring(&self, keyring: MasterKeyring) {
+        let mut ring = self.keyring.write().unwrap_or_else(|e| e.into_inner());
+        *ring = Arc::new(keyring);
+    }
+
+    /// The id of the master key new data keys are wrapped with.
+    pub fn active_master_key_id(&self) -> String {
+        self.keyring().active().id.clone()
     }
 
     fn cached(&self, workspace_id: WorkspaceId) -> Option<DataKey> {
@@ -159,7 +180,7 @@ impl<S: ?Sized + VaultStore> TokenVault<S> {
         if wrapped.workspace_id != workspace_id || wrapped.key_version != DATA_KEY_VERSION {
             return Err(VaultError::Tampered.into());
         }
-        let key = crypto::unwrap_data_key(&self.keyring, &wrapped)?;
+        let key = crypto::unwrap_data_key(&self.keyring(), &wrapped)?;
         self.remember(workspace_id, &key);
         Ok(Some(key))
     }
@@ -183,7 +204,7 @@ impl<S: ?Sized + VaultStore> TokenVault<S> {
         }
         let key = DataKey::generate();
         let wrapped = crypto::wrap_data_key(
-            &self.keyring,
+            &self.keyring(),
             scope.workspace_id(),
             DATA_KEY_VERSION,
             &key,
@@ -195,7 +216,7 @@ impl<S: ?Sized + VaultStore> TokenVault<S> {
         if kept.workspace_id != scope.workspace_id() || kept.key_version != DATA_KEY_VERSION {
             return Err(VaultError::Tampered.into());
         }
-        let key = crypto::unwrap_data_key(&self.keyring, &kept)?;
+        let key = crypto::unwrap_data_key(&self.keyring(), &kept)?;
         self.forget(scope.workspace_id());
         self.remember(scope.workspace_id(), &key);
         Ok(key)

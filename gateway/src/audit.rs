@@ -2,7 +2,9 @@
 //! PATCH, PUT, DELETE under `/v1`), every sign-in attempt, logout and account connect callback
 //! with the workspace (if any), the actor, the action (method and route template), the target
 //! ids from the path, the client IP, the user agent, the status and the time. Entries expire
-//! after `GatewayConfig::audit_retention` (90 days by default).
+//! after `GatewayConfig::audit_retention` (90 days by default), or sooner when their workspace
+//! or person is erased (`crate::purge`); a person's successful `DELETE /v1/me` is therefore only
+//! logged, not recorded under them.
 //!
 //! An entry goes to the workspace's partition only when the caller may act in the workspace the
 //! path names (checked by the authorizer); anything else goes to the caller's own partition, so a
@@ -48,6 +50,9 @@ pub fn strip_line_breaks(value: &str) -> String {
         })
         .collect()
 }
+
+/// The action of a person erasing themselves, which is not recorded under them once it worked.
+const ERASE_ME: &str = "DELETE /v1/me";
 
 /// Whether a method changes state.
 fn changes_state(method: &Method) -> bool {
@@ -152,6 +157,17 @@ async fn append(
     }
 }
 
+/// The request log line (kept for every request, recorded or not).
+fn log_request(pending: &Pending, status: u16) {
+    tracing::info!(
+        action = %pending.action,
+        status,
+        ip = pending.client.ip.as_deref().unwrap_or("-"),
+        user_agent = pending.client.user_agent.as_deref().unwrap_or("-"),
+        "request"
+    );
+}
+
 /// Route layer of the authenticated `/v1` routes (inside authentication, so the principal is
 /// known). Reads are only logged; state changes are recorded.
 pub async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -160,13 +176,7 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     let (pending, ws, request) = pending(&state, request).await;
     if !changes_state(&method) {
         let response = next.run(request).await;
-        tracing::info!(
-            action = %pending.action,
-            status = response.status().as_u16(),
-            ip = pending.client.ip.as_deref().unwrap_or("-"),
-            user_agent = pending.client.user_agent.as_deref().unwrap_or("-"),
-            "request"
-        );
+        log_request(&pending, response.status().as_u16());
         return response;
     }
     let actor = principal
@@ -181,6 +191,12 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
         _ => None,
     };
     let response = next.run(request).await;
+    if pending.action == ERASE_ME && response.status().is_success() {
+        // The person's own entries were just purged; recording the erasure under them would
+        // keep their address and user agent past it. The erasure ledger records it instead.
+        log_request(&pending, response.status().as_u16());
+        return response;
+    }
     append(&state, scope, actor, pending, response.status().as_u16()).await;
     response
 }

@@ -15,22 +15,6 @@ use sandbox::SentEmail;
 use serde_json::json;
 use tenants::{Clock, ManualClock, Platform, Provider, User, UserId};
 
-/// Points the engine's notifier at the sandbox's SMTP sink.
-fn with_smtp(app: &TestApp) {
-    let smtp = engine::SmtpConfig {
-        host: "127.0.0.1".to_owned(),
-        port: app.sandbox.smtp_addr().port(),
-        from: "SocialCRM <no-reply@socialcrm.test>".to_owned(),
-    };
-    app.engine
-        .handle()
-        .configure_services(engine::EngineServices {
-            smtp: Some(smtp),
-            ..Default::default()
-        })
-        .expect("configure services");
-}
-
 /// Waits (at most 15 s, ticking the engine) until `done` holds for the sink's emails.
 async fn emails_until(app: &TestApp, done: impl Fn(&[SentEmail]) -> bool) -> Vec<SentEmail> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
@@ -53,10 +37,10 @@ async fn test_a_refused_grant_mails_the_workspace_owner_to_reconnect() {
     let clock = ManualClock::new(Timestamp::now());
     let app = spawn_app_with(AppOptions {
         clock: Some(clock.clone()),
+        smtp: true,
         ..AppOptions::default()
     })
     .await;
-    with_smtp(&app);
     let (_, key) = privacy_support::person_key(&app, None).await;
     let ws = workspace(&app, &key, "Mailed").await;
     let account = connect(&app, &key, &ws, "x").await;
@@ -112,10 +96,10 @@ async fn test_a_policy_notice_mails_every_person_and_consent_adds_no_marketing()
     let clock = ManualClock::new(Timestamp::now());
     let app = spawn_app_with(AppOptions {
         clock: Some(clock.clone()),
+        smtp: true,
         ..AppOptions::default()
     })
     .await;
-    with_smtp(&app);
     let mut addresses = Vec::new();
     for i in 0..3 {
         let email = format!("person{i}@example.com");
@@ -195,6 +179,138 @@ async fn test_a_policy_notice_mails_every_person_and_consent_adds_no_marketing()
     assert_eq!(
         listed["emails"].as_array().map(Vec::len),
         Some(addresses.len())
+    );
+    app.shutdown().await;
+}
+
+/// The one email whose subject is `subject`, addressed to `to`.
+fn mail_to<'a>(emails: &'a [SentEmail], subject: &str, to: &str) -> &'a SentEmail {
+    emails
+        .iter()
+        .find(|m| m.subject == subject && m.to == vec![to.to_owned()])
+        .unwrap_or_else(|| panic!("no {subject:?} email to {to}: {emails:#?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_a_ready_export_mails_its_download_link_to_the_person_who_asked() {
+    let app = spawn_app_with(AppOptions {
+        smtp: true,
+        ..AppOptions::default()
+    })
+    .await;
+    let (_, key) = privacy_support::person_key(&app, None).await;
+    let ws = workspace(&app, &key, "Exported").await;
+    let job_path = call(
+        &app,
+        "POST",
+        &format!("/v1/workspaces/{ws}/export"),
+        &key,
+        None,
+    )
+    .await
+    .expect(202)["id"]
+        .as_str()
+        .map(|id| format!("/v1/workspaces/{ws}/exports/{id}"))
+        .expect("job id");
+    let job = privacy_support::wait_for_export(&app, &job_path, &key).await;
+    assert_eq!(job["status"], "ready", "{job}");
+
+    let subject = "Your data export is ready";
+    let emails = emails_until(&app, |e| e.iter().any(|m| m.subject == subject)).await;
+    let mail = mail_to(&emails, subject, "ana@example.com");
+    let link = format!("{}{job_path}/download", app.base_url);
+    assert!(mail.body.contains(&link), "{link} not in {}", mail.body);
+    assert_eq!(
+        emails.iter().filter(|m| m.subject == subject).count(),
+        1,
+        "one email, to the requester only"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_erasures_are_confirmed_to_the_owners_and_to_the_erased_person() {
+    let app = spawn_app_with(AppOptions {
+        smtp: true,
+        ..AppOptions::default()
+    })
+    .await;
+    let (_, key) = privacy_support::person_key(&app, None).await;
+    let ws = workspace(&app, &key, "Erased with two owners").await;
+    let (co_owner, _) = privacy_support::person_key(&app, None).await;
+    let mut user = app
+        .state
+        .store
+        .get_user(co_owner)
+        .await
+        .expect("read")
+        .expect("co-owner");
+    user.email = Some("bo@example.com".to_owned());
+    app.state.store.put_user(&user).await.expect("put user");
+    privacy_support::add_member(&app, &ws, co_owner, tenants::Role::Owner).await;
+    let (editor, _) = privacy_support::person_key(&app, None).await;
+    let mut user = app
+        .state
+        .store
+        .get_user(editor)
+        .await
+        .expect("read")
+        .expect("editor");
+    user.email = Some("ed@example.com".to_owned());
+    app.state.store.put_user(&user).await.expect("put user");
+    privacy_support::add_member(&app, &ws, editor, tenants::Role::Editor).await;
+
+    let receipt = call(&app, "DELETE", &format!("/v1/workspaces/{ws}"), &key, None)
+        .await
+        .expect(202);
+    let purge_by = receipt["purge_by"].as_str().expect("purge_by").to_owned();
+    let subject = "Your data was erased";
+    let emails = emails_until(&app, |e| {
+        e.iter().filter(|m| m.subject == subject).count() >= 2
+    })
+    .await;
+    for owner in ["ana@example.com", "bo@example.com"] {
+        let mail = mail_to(&emails, subject, owner);
+        assert!(
+            mail.body.contains(&purge_by),
+            "{purge_by} not in {}",
+            mail.body
+        );
+    }
+    assert!(
+        !emails
+            .iter()
+            .any(|m| m.to.contains(&"ed@example.com".to_owned())),
+        "an editor is not an owner: {emails:#?}"
+    );
+
+    // A person erasing themselves is mailed at the address their row held.
+    let (gone, gone_key) = privacy_support::person_key(&app, None).await;
+    let mut user = app
+        .state
+        .store
+        .get_user(gone)
+        .await
+        .expect("read")
+        .expect("person");
+    user.email = Some("gone@example.com".to_owned());
+    app.state.store.put_user(&user).await.expect("put user");
+    let receipt = call(&app, "DELETE", "/v1/me", &gone_key, None)
+        .await
+        .expect(202);
+    assert_eq!(app.state.store.get_user(gone).await.expect("read"), None);
+    let purge_by = receipt["purge_by"].as_str().expect("purge_by").to_owned();
+    let emails = emails_until(&app, |e| {
+        e.iter()
+            .any(|m| m.to == vec!["gone@example.com".to_owned()])
+    })
+    .await;
+    let mail = mail_to(&emails, subject, "gone@example.com");
+    assert!(mail.body.contains(&purge_by), "{}", mail.body);
+    assert_eq!(
+        emails.iter().filter(|m| m.subject == subject).count(),
+        3,
+        "one confirmation per owner and one to the person: {emails:#?}"
     );
     app.shutdown().await;
 }

@@ -86,7 +86,13 @@ pub enum KeysAction {
     },
     /// Add a new master key, rewrap every workspace data key under it and retire the old one.
     /// Safe to re-run; an interrupted rotation resumes.
-    Rotate,
+    Rotate {
+        /// Seconds to wait after adding the new key, so running servers (which re-read the key
+        /// file every 30 s) wrap new workspaces' data keys under it before the old one is
+        /// retired. 0 skips the wait once every server was sent SIGHUP.
+        #[arg(long, default_value_t = 35)]
+        settle_secs: u64,
+    },
 }
 
 impl Cli {

@@ -4,6 +4,9 @@
 //!   both expiring by TTL (the retention limit);
 //! - `exports((owner), export_id)`, expiring by TTL;
 //! - `notices((year), notice_id)`, one partition per year of publication.
+//!
+//! The audit entries and export jobs of an erased workspace or person are deleted by the purge
+//! ([`AuditStore::delete_audit`], [`ExportStore::delete_export`]) long before their TTL.
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -61,14 +64,19 @@ pub struct AuditQuery {
 /// `MAX_AUDIT_WINDOW_DAYS` days before its end (longer than any retention limit).
 pub const MAX_AUDIT_WINDOW_DAYS: i64 = 400;
 
+/// The inclusive start of an audit window actually used: `from`, cut to
+/// [`MAX_AUDIT_WINDOW_DAYS`] before `to` (reads and deletes alike).
+pub(crate) fn window_start(from: Timestamp, to: Timestamp) -> Timestamp {
+    let earliest = to
+        .saturating_sub(jiff::SignedDuration::from_hours(MAX_AUDIT_WINDOW_DAYS * 24))
+        .unwrap_or(Timestamp::MIN);
+    from.max(earliest)
+}
+
 impl AuditQuery {
     /// The inclusive start actually used: `from`, cut to [`MAX_AUDIT_WINDOW_DAYS`] before `to`.
     pub fn effective_from(&self) -> Timestamp {
-        let earliest = self
-            .to
-            .saturating_sub(jiff::SignedDuration::from_hours(MAX_AUDIT_WINDOW_DAYS * 24))
-            .unwrap_or(Timestamp::MIN);
-        self.from.max(earliest)
+        window_start(self.from, self.to)
     }
 
     /// Whether an entry passes the filters.
@@ -193,6 +201,30 @@ pub trait AuditStore: Send + Sync {
         query: &AuditQuery,
         page: PageRequest,
     ) -> StoreResult<Page<AuditEntry>>;
+    /// Deletes every entry of the scoped workspace recorded at `from <= at < to`, expired ones
+    /// included; returns how many were still stored. A window longer than
+    /// [`MAX_AUDIT_WINDOW_DAYS`] is cut to the days before `to`. The purge of an erased
+    /// workspace calls it with a window covering the retention limit. Idempotent.
+    ///
+    /// # Errors
+    /// Backend failures (entries already deleted stay deleted; call again).
+    async fn delete_audit(
+        &self,
+        scope: WorkspaceScope,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<u64>;
+    /// Deletes every entry without a workspace recorded for `actor` at `from <= at < to`
+    /// (the erasure of a person); returns how many were still stored. Idempotent.
+    ///
+    /// # Errors
+    /// As [`AuditStore::delete_audit`].
+    async fn delete_audit_of_actor(
+        &self,
+        actor: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<u64>;
 }
 
 /// Data export jobs.
@@ -213,6 +245,22 @@ pub trait ExportStore: Send + Sync {
         id: Uuid,
         now: Timestamp,
     ) -> StoreResult<Option<ExportJob>>;
+    /// Every stored job of `owner`, oldest first, paged, whatever its status or expiry (the
+    /// purge needs each id to delete its archive; a job past `expires_at` is listed while the
+    /// backend still holds it).
+    ///
+    /// # Errors
+    /// [`crate::StoreError::InvalidCursor`] for a cursor of another owner; backend failures.
+    async fn list_exports(
+        &self,
+        owner: &ExportOwner,
+        page: PageRequest,
+    ) -> StoreResult<Page<ExportJob>>;
+    /// Deletes one job of `owner`; deleting a missing job is not an error.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn delete_export(&self, owner: &ExportOwner, id: Uuid) -> StoreResult<()>;
 }
 
 /// Policy notices.
@@ -263,6 +311,11 @@ pub(crate) mod key {
     /// `exports((owner), export_id)`.
     pub(crate) fn export(owner: &ExportOwner, id: Uuid) -> Vec<u8> {
         KeyBuf::new().str(owner.as_str()).uuid(id).done()
+    }
+
+    /// The partition of one owner's export jobs.
+    pub(crate) fn exports_part(owner: &ExportOwner) -> Vec<u8> {
+        KeyBuf::new().str(owner.as_str()).done()
     }
 
     /// `notices((year), notice_id)`.

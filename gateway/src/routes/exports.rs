@@ -2,6 +2,8 @@
 //! 202 with a job; the archive is written by a background task to
 //! `<data_dir>/exports/<id>.zip`; `GET .../exports/{id}` reports `pending|ready|failed` and, once
 //! ready, a `download_url` that serves the ZIP to the principal that asked, and to no one else.
+//! When the archive is ready, the person who asked is mailed the link ("export ready"). The
+//! jobs and archives of an erased workspace or person are deleted by `crate::purge`.
 
 use std::path::PathBuf;
 
@@ -11,6 +13,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use engine::notify::{Notification, Recipient};
 use jiff::SignedDuration;
 use schema::{ExportJob, ExportOwner, ExportStatus};
 use serde::Serialize;
@@ -67,11 +70,13 @@ fn view(job: &ExportJob, base: &str) -> ExportView {
 }
 
 fn archive_path(state: &AppState, id: Uuid) -> PathBuf {
-    state
-        .config
-        .data_dir
-        .join("exports")
-        .join(format!("{id}.zip"))
+    crate::purge::exports_dir(&state.config.data_dir).join(format!("{id}.zip"))
+}
+
+/// Who is mailed the link once the archive is ready: the person who asked, and the page.
+struct ReadyMail {
+    to: tenants::UserId,
+    job_path: String,
 }
 
 /// Stores a pending job, starts writing its archive in the background and answers 202.
@@ -98,12 +103,17 @@ async fn start(
     };
     state.store.put_export(&job).await?;
     let body = view(&job, &base(job.id));
-    engine::runtime::spawn(run(state.clone(), job, scope));
+    let mail = principal.user_id().map(|to| ReadyMail {
+        to,
+        job_path: base(job.id),
+    });
+    engine::runtime::spawn(run(state.clone(), job, scope, mail));
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
 
-/// Writes the archive to a temporary file, renames it into place and records the outcome.
-async fn run(state: AppState, mut job: ExportJob, scope: ExportScope) {
+/// Writes the archive to a temporary file, renames it into place, records the outcome and, once
+/// ready, mails the requester the download link (a failure to queue the mail is only logged).
+async fn run(state: AppState, mut job: ExportJob, scope: ExportScope, mail: Option<ReadyMail>) {
     let path = archive_path(&state, job.id);
     let tmp = path.with_extension("zip.part");
     let outcome = async {
@@ -131,6 +141,21 @@ async fn run(state: AppState, mut job: ExportJob, scope: ExportScope) {
     }
     if let Err(err) = state.store.put_export(&job).await {
         tracing::error!(export_id = %job.id, error = %err, "could not record export outcome");
+        return;
+    }
+    // An erasure during the export may have been purged already: leave nothing behind.
+    if crate::purge::discard_if_erased(&state, &scope, &job).await {
+        return;
+    }
+    if let (ExportStatus::Ready, Some(mail), Some(engine)) = (job.status, mail, &state.engine) {
+        let download_url = format!("{}{}/download", state.config.public_base_url, mail.job_path);
+        let ready = Notification::ExportReady {
+            to: Recipient::User(mail.to),
+            download_url,
+        };
+        if let Err(err) = engine.notify(ready) {
+            tracing::warn!(export_id = %job.id, error = %err, "export ready email not queued");
+        }
     }
 }
 

@@ -6,13 +6,16 @@
 //! Erasure takes effect at once: the workspace or person is marked erased, which the authorizer
 //! and authentication treat as gone (404 / 401 from then on); sessions end and API keys tied to
 //! the erased subject are deleted. The engine's purge then removes the data (see
-//! `docs/privacy.md`).
+//! `docs/privacy.md`), the gateway's audit entries and exports included (`crate::purge`).
+//! Once erasure took effect, an "erasure confirmed" email goes to the person (their address is
+//! read before their row goes) or to every owner of the erased workspace.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, post, put};
 use axum::{Json, Router};
+use engine::notify::{Notification, Recipient};
 use jiff::{SignedDuration, Timestamp};
 use schema::{PageRequest, WorkspaceScope};
 use serde::{Deserialize, Serialize};
@@ -115,14 +118,60 @@ pub struct ErasureReceipt {
     pub purge_by: Timestamp,
 }
 
+fn purge_by(now: Timestamp) -> Timestamp {
+    now.saturating_add(PURGE_WITHIN).unwrap_or(now)
+}
+
 fn receipt(kind: &str, id: String, now: Timestamp) -> Response {
     let body = ErasureReceipt {
         kind: kind.to_owned(),
         id,
         erased_at: now,
-        purge_by: now.saturating_add(PURGE_WITHIN).unwrap_or(now),
+        purge_by: purge_by(now),
     };
     (StatusCode::ACCEPTED, Json(body)).into_response()
+}
+
+/// The addresses of the workspace's owners, read before the erasure hides them.
+async fn owner_addresses(state: &AppState, scope: WorkspaceScope) -> Result<Vec<String>, ApiError> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = state
+            .store
+            .list_members(scope, PageRequest { cursor, limit: 500 })
+            .await?;
+        for m in page.items.iter().filter(|m| m.role == Role::Owner) {
+            if let Some(user) = state.store.get_user(m.user_id).await?
+                && user.deletion_requested_at.is_none()
+            {
+                out.extend(user.email);
+            }
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// Mails "erasure confirmed" to each address; a failure to queue is logged, never returned.
+fn confirm_erasure(state: &AppState, addresses: Vec<String>, now: Timestamp) {
+    let Some(engine) = &state.engine else {
+        return;
+    };
+    for address in addresses {
+        let mail = Notification::ErasureConfirmed {
+            to: Recipient::Address(address),
+            purge_by: purge_by(now),
+        };
+        if let Err(err) = engine.notify(mail) {
+            tracing::warn!(error = %err, "erasure confirmation email not queued");
+        }
+    }
 }
 
 /// Deletes the API keys that only reach `ws` and takes `ws` out of the others' lists.
@@ -191,7 +240,9 @@ pub async fn erase_workspace(
 ) -> Result<Response, ApiError> {
     require_owner(&access)?;
     let now = state.clock.now();
+    let owners = owner_addresses(&state, access.scope).await?;
     erase_scope(&state, access.scope).await?;
+    confirm_erasure(&state, owners, now);
     Ok(receipt("workspace", access.workspace.id.to_string(), now))
 }
 
@@ -248,9 +299,11 @@ pub async fn erase_me(
     for scope in alone_in {
         erase_scope(&state, scope).await?;
     }
-    // Memberships, sessions, keys and the user row go at once.
+    // Memberships, sessions, keys, the person's own audit entries and exports, and the user
+    // row go at once; the address is kept (in memory only) for the confirmation.
     state.engine()?.erase_user(user.id).await?;
     tracing::info!(user_id = %user.id, "user erased");
+    confirm_erasure(&state, user.email.into_iter().collect(), now);
     Ok(receipt("user", user.id.to_string(), now))
 }
 

@@ -304,6 +304,8 @@ pub struct AppOptions {
     /// When set, the sandbox sends its Outstand webhooks to the gateway signed with this secret,
     /// and the gateway verifies them with it.
     pub partner_webhook_secret: Option<String>,
+    /// Sends transactional email to the sandbox's SMTP sink.
+    pub smtp: bool,
 }
 
 /// Like [`spawn_app`], with one injectable clock shared by gateway, engine and sandbox, platform
@@ -347,6 +349,16 @@ pub async fn spawn_app_with(options: AppOptions) -> TestApp {
     }
     let bootstrap_key = insert_key(&store, |_| {}).await;
     let state = AppState::new(config, store, Some(engine.handle()), clock).expect("state");
+    // The services `serve` configures: media dir, the gateway's purgers, and email if asked.
+    let smtp = options.smtp.then(|| engine::SmtpConfig {
+        host: "127.0.0.1".to_owned(),
+        port: sandbox.smtp_addr().port(),
+        from: "SocialCRM <no-reply@socialcrm.test>".to_owned(),
+    });
+    engine
+        .handle()
+        .configure_services(gateway::purge::engine_services(&state, smtp))
+        .expect("configure engine services");
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
     let server = tokio::spawn(gateway::serve(listener, state.clone(), async move {
         let _ = shutdown_rx.await;

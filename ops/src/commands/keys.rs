@@ -24,7 +24,9 @@ pub async fn run(settings: &Settings, action: KeysAction) -> anyhow::Result<()> 
             println!("{}", key.expose_secret());
             Ok(())
         }
-        KeysAction::Rotate => super::rotate::run(settings).await,
+        KeysAction::Rotate { settle_secs } => {
+            super::rotate::run(settings, std::time::Duration::from_secs(settle_secs)).await
+        }
     }
 }
 

@@ -19,12 +19,35 @@ enum Source {
     Config,
 }
 
-/// Runs the rotation and reports progress.
-pub async fn run(settings: &Settings) -> anyhow::Result<()> {
-    let (mut ring, source) = load(settings)?;
+/// Runs the rotation and reports progress. With a key file, waits `settle` after adding the new
+/// key, so running servers load it before the old key is retired: a server still on the old
+/// keyring would wrap a new workspace's data key under a key about to disappear.
+pub async fn run(settings: &Settings, settle: std::time::Duration) -> anyhow::Result<()> {
+    let (ring, source) = load(settings)?;
     let url = StoreUrl::parse(&settings.store)?;
     let store = schema::open_store(&url).await?;
+    let wait = matches!(source, Source::File(_)) && !settle.is_zero();
+    if wait {
+        println!(
+            "after adding the key, waiting {} s for running servers to load it (SIGHUP them and pass --settle-secs 0 to skip)",
+            settle.as_secs()
+        );
+    }
+    let settled = async move {
+        if wait {
+            tokio::time::sleep(settle).await;
+        }
+    };
+    rotate(&*store, ring, &source, settled).await
+}
 
+/// The rotation itself, over an open store.
+async fn rotate(
+    store: &dyn schema::Store,
+    mut ring: MasterKeyring,
+    source: &Source,
+    settled: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
     if ring.ids().len() == 1 {
         let next_id = format!("mk{}", jiff::Timestamp::now().as_second());
         let key = MasterKey::generate(&next_id)
@@ -32,7 +55,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         ring.push(key)
             .map_err(|e| anyhow::anyhow!("cannot add the master key: {e}"))?;
         save(
-            &source,
+            source,
             &ring,
             "new key added (old key still present for unwrapping)",
         )?;
@@ -43,36 +66,28 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         );
     }
 
+    settled.await;
+
     let bar = ProgressBar::new_spinner();
     bar.set_style(
         ProgressStyle::with_template("{spinner} rewrapped {pos} data keys ({per_sec}) {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     let (mut rewrapped, mut skipped) = (0u64, 0u64);
-    let mut page = PageRequest::first(500);
-    loop {
-        let batch = store.list_data_keys(page.clone()).await?;
-        for wrapped in &batch.items {
-            if !needs_rewrap(&ring, wrapped) {
-                skipped += 1;
-                continue;
-            }
-            let next = rewrap(&ring, wrapped).map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot rewrap the data key of workspace {}: {e}",
-                    wrapped.workspace_id
-                )
-            })?;
-            store
-                .put_data_key(WorkspaceScope::authorized(wrapped.workspace_id), &next)
-                .await?;
-            rewrapped += 1;
-            bar.inc(1);
+    // A second pass catches a data key a server created under the old key during the first; the
+    // old key is retired only after a pass that found nothing to rewrap.
+    for _pass in 0..MAX_PASSES {
+        let before = rewrapped;
+        skipped = 0;
+        rewrap_pass(store, &ring, &bar, &mut rewrapped, &mut skipped).await?;
+        if rewrapped == before {
+            break;
         }
-        match batch.next_cursor {
-            Some(cursor) => page.cursor = Some(cursor),
-            None => break,
-        }
+    }
+    if store_has_old_keys(store, &ring).await? {
+        anyhow::bail!(
+            "data keys are still being created under the old master key; make sure every server loaded the key file, then run `socialcrm keys rotate` again"
+        );
     }
     bar.finish_with_message(format!("({skipped} already under the active key)"));
 
@@ -94,14 +109,16 @@ pub async fn run(settings: &Settings) -> anyhow::Result<()> {
         .context("the active master key is missing from its keyring")?;
     let ring = MasterKeyring::parse(&kept)
         .map_err(|e| anyhow::anyhow!("cannot build the new keyring: {e}"))?;
-    save(&source, &ring, "old keys retired")?;
+    save(source, &ring, "old keys retired")?;
     println!(
         "rotation complete: {rewrapped} data keys rewrapped, {skipped} already current; retired {}; active master key `{}`",
         retired.join(", "),
         ring.active().id
     );
     if matches!(source, Source::File(_)) {
-        println!("restart running servers so they load the new keyring");
+        println!(
+            "running servers load the new keyring within 30 s; send them SIGHUP to load it now"
+        );
     }
     Ok(())
 }
@@ -141,4 +158,123 @@ fn save(source: &Source, ring: &MasterKeyring, what: &str) -> anyhow::Result<()>
         }
     }
     Ok(())
+}
+
+/// Passes over every data key before retiring the old master key.
+const MAX_PASSES: usize = 3;
+
+/// Rewraps every data key not under the active master key, counting into `rewrapped` and
+/// `skipped`.
+async fn rewrap_pass(
+    store: &dyn schema::Store,
+    ring: &MasterKeyring,
+    bar: &ProgressBar,
+    rewrapped: &mut u64,
+    skipped: &mut u64,
+) -> anyhow::Result<()> {
+    let mut page = PageRequest::first(500);
+    loop {
+        let batch = store.list_data_keys(page.clone()).await?;
+        for wrapped in &batch.items {
+            if !needs_rewrap(ring, wrapped) {
+                *skipped += 1;
+                continue;
+            }
+            let next = rewrap(ring, wrapped).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot rewrap the data key of workspace {}: {e}",
+                    wrapped.workspace_id
+                )
+            })?;
+            store
+                .put_data_key(WorkspaceScope::authorized(wrapped.workspace_id), &next)
+                .await?;
+            *rewrapped += 1;
+            bar.inc(1);
+        }
+        match batch.next_cursor {
+            Some(cursor) => page.cursor = Some(cursor),
+            None => return Ok(()),
+        }
+    }
+}
+
+/// Whether any data key is still wrapped under a key other than the active one.
+async fn store_has_old_keys(
+    store: &dyn schema::Store,
+    ring: &MasterKeyring,
+) -> anyhow::Result<bool> {
+    let mut page = PageRequest::first(500);
+    loop {
+        let batch = store.list_data_keys(page.clone()).await?;
+        if batch.items.iter().any(|w| needs_rewrap(ring, w)) {
+            return Ok(true);
+        }
+        match batch.next_cursor {
+            Some(cursor) => page.cursor = Some(cursor),
+            None => return Ok(false),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tenants::WorkspaceId;
+    use tenants::crypto::{DataKey, unwrap_data_key, wrap_data_key};
+
+    use super::*;
+
+    async fn put_key(store: &dyn schema::Store, ring: &MasterKeyring) -> WorkspaceId {
+        let ws = WorkspaceId::new();
+        let wrapped = wrap_data_key(ring, ws, 1, &DataKey::generate(), jiff::Timestamp::now());
+        store
+            .put_data_key(WorkspaceScope::authorized(ws), &wrapped)
+            .await
+            .expect("put data key");
+        ws
+    }
+
+    #[tokio::test]
+    async fn test_a_key_wrapped_by_a_lagging_server_during_rotation_survives_the_retirement() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = StoreUrl::parse(&format!("redb://{}", dir.path().join("s.redb").display()))
+            .expect("url");
+        let store = schema::open_store(&url).await.expect("store");
+        let old = MasterKeyring::generate("mk-old").expect("ring");
+        let key_file = dir.path().join("master.keys");
+        std::fs::write(&key_file, old.to_config().expose_secret()).expect("key file");
+        let before = put_key(&*store, &old).await;
+
+        // A server that has not reloaded the key file yet wraps a new workspace's key under the
+        // old master key while the rotation settles.
+        let lagging_ring = MasterKeyring::parse(old.to_config().expose_secret()).expect("ring");
+        let during = std::sync::Mutex::new(None);
+        let settled = async {
+            let ws = put_key(&*store, &lagging_ring).await;
+            *during.lock().expect("lock") = Some(ws);
+        };
+        let source = Source::File(key_file.clone());
+        rotate(&*store, old, &source, settled)
+            .await
+            .expect("rotate");
+        let during = during
+            .lock()
+            .expect("lock")
+            .take()
+            .expect("lagging write ran");
+
+        let text = std::fs::read_to_string(&key_file).expect("key file");
+        let ring = MasterKeyring::parse(text.trim()).expect("new ring");
+        assert_eq!(ring.ids().len(), 1, "the old key is retired");
+        assert_ne!(ring.active().id, "mk-old");
+        for ws in [before, during] {
+            let wrapped = store
+                .get_data_key(WorkspaceScope::authorized(ws))
+                .await
+                .expect("read")
+                .expect("data key kept");
+            assert_eq!(wrapped.master_key_id, ring.active().id);
+            unwrap_data_key(&ring, &wrapped).expect("opens under the new key alone");
+        }
+    }
 }

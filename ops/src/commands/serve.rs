@@ -1,10 +1,11 @@
 //! `socialcrm serve`: the main job. Opens (and migrates) the store, starts the sandbox partners
-//! when no real credentials are configured, starts the engine and the gateway, and on SIGTERM or
-//! Ctrl-C shuts down in order: the gateway drains requests, the actors stop top-down, the store
-//! closes.
+//! when no real credentials are configured, starts the engine (with the gateway's purgers
+//! registered) and the gateway, follows the master key file (SIGHUP and a periodic check, see
+//! [`super::keyring_reload`]), and on SIGTERM or Ctrl-C shuts down in order: the gateway drains
+//! requests, the actors stop top-down, the store closes.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,6 +17,7 @@ use schema::StoreUrl;
 use secrecy::{ExposeSecret, SecretString};
 use tenants::{MasterKeyring, Platform, SharedClock, SystemClock};
 
+use super::keyring_reload::{self, KeyringFile};
 use crate::config::Settings;
 
 /// The client secret the sandbox's identity and platform stand-ins accept.
@@ -45,7 +47,7 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
         .unwrap_or_else(|| SecretString::from(SandboxConfig::default().webhook_secret));
     let sandbox = start_sandbox(&settings, &clock, &public_url, &webhook_secret).await?;
     let partner_base = partner_base(&settings, sandbox.as_ref());
-    let master_keys = master_keys(&settings)?;
+    let (master_keys, key_file) = master_keys(&settings)?;
 
     let engine = Engine::start(
         engine_config(&settings, &partner_base, master_keys),
@@ -54,22 +56,23 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     )
     .await
     .context("cannot start the engine")?;
+    let mut gateway_config = gateway_config(&settings, &partner_base, &public_url)?;
+    gateway_config.outstand_webhook_secret = webhook_secret;
+    let state = AppState::new(gateway_config, store.clone(), Some(engine.handle()), clock)?;
+    // Media dir, the gateway's purgers (audit log, exports and their archives) and email.
     engine
         .handle()
-        .configure_services(engine::EngineServices {
-            media_dir: Some(settings.data_dir.join("media")),
-            purge_hooks: Vec::new(),
-            smtp: smtp_config(&settings, sandbox.as_ref()),
-        })
+        .configure_services(gateway::purge::engine_services(
+            &state,
+            smtp_config(&settings, sandbox.as_ref()),
+        ))
         .context("cannot configure the engine")?;
     engine
         .handle()
         .webhooks()
         .context("the webhook dispatcher did not start")?
         .set_allow_private_targets(settings.allow_private_targets);
-    let mut gateway_config = gateway_config(&settings, &partner_base, &public_url)?;
-    gateway_config.outstand_webhook_secret = webhook_secret;
-    let state = AppState::new(gateway_config, store.clone(), Some(engine.handle()), clock)?;
+    let keyring_tasks = watch_keyring(key_file, engine.handle())?;
 
     let bootstrap =
         super::keys::ensure_bootstrap_key(&store, settings.bootstrap_key.as_ref()).await?;
@@ -99,6 +102,9 @@ pub async fn run(settings: Settings) -> anyhow::Result<()> {
     gateway::serve(listener, state, shutdown_signal())
         .await
         .context("the gateway stopped with an error")?;
+    for task in keyring_tasks {
+        task.abort();
+    }
     tracing::info!("requests drained; stopping the engine");
     engine.shutdown().await;
     if let Some(sb) = sandbox {
@@ -230,19 +236,22 @@ fn gateway_config(
     Ok(config)
 }
 
-/// The master keyring: from config, or in sandbox mode generated once into the data dir.
-fn master_keys(settings: &Settings) -> anyhow::Result<MasterKeyring> {
+/// The master keyring: from config, or in sandbox mode generated once into the data dir. The
+/// key file's path comes back with it when the keyring lives in one (it is then reloaded while
+/// serving, see [`super::keyring_reload`]).
+fn master_keys(settings: &Settings) -> anyhow::Result<(MasterKeyring, Option<PathBuf>)> {
     if let Some(keys) = &settings.master_keys {
-        return MasterKeyring::parse(keys.expose_secret())
-            .map_err(|e| anyhow::anyhow!("invalid master_keys: {e}"));
+        let ring = MasterKeyring::parse(keys.expose_secret())
+            .map_err(|e| anyhow::anyhow!("invalid master_keys: {e}"))?;
+        return Ok((ring, None));
     }
     if !settings.sandbox_mode() {
         bail!("live mode needs master keys: set SOCIALCRM_MASTER_KEYS (id:base64key,...)");
     }
     let path = settings.data_dir.join("master.keys");
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        return MasterKeyring::parse(text.trim())
-            .map_err(|e| anyhow::anyhow!("invalid master key file {}: {e}", path.display()));
+    if path.exists() {
+        let (_, ring) = KeyringFile::open(&path)?;
+        return Ok((ring, Some(path)));
     }
     let ring = MasterKeyring::generate("mk1")
         .map_err(|e| anyhow::anyhow!("cannot generate a master key: {e}"))?;
@@ -251,7 +260,28 @@ fn master_keys(settings: &Settings) -> anyhow::Result<MasterKeyring> {
         path = %path.display(),
         "sandbox mode: generated a master key into the data dir; set SOCIALCRM_MASTER_KEYS in production"
     );
-    Ok(ring)
+    Ok((ring, Some(path)))
+}
+
+/// Starts the keyring reload: the key file is re-read on SIGHUP and every 30 s, and applied to
+/// the running engine when it changed (keys from configuration only log a SIGHUP). Returns the
+/// tasks to stop at shutdown.
+fn watch_keyring(
+    key_file: Option<PathBuf>,
+    engine: engine::EngineHandle,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let (hup_tx, hup_rx) = tokio::sync::mpsc::channel(1);
+    let signals = keyring_reload::forward_sighup(hup_tx);
+    let watcher = match key_file {
+        Some(path) => {
+            let (file, _) = KeyringFile::open(&path)?;
+            keyring_reload::spawn(file, hup_rx, keyring_reload::CHECK_INTERVAL, move |ring| {
+                engine.reload_master_keys(ring).map_err(anyhow::Error::from)
+            })
+        }
+        None => keyring_reload::spawn_fixed(hup_rx),
+    };
+    Ok(vec![signals, watcher])
 }
 
 /// A random secret kept in a private file, created on first use.

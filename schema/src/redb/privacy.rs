@@ -31,6 +31,9 @@ pub(crate) const NOTICES: &str = "notices";
 /// The tables of migration 3.
 pub(crate) const TABLES: &[&str] = &[AUDIT_LOG, AUDIT_BY_ACTOR, EXPORTS, NOTICES];
 
+/// The most rows one delete plan removes, so a purge never holds the writer for long.
+const MAX_DELETES_PER_PLAN: usize = 5000;
+
 impl RedbStore {
     async fn audit_page(
         &self,
@@ -63,6 +66,55 @@ impl RedbStore {
             Ok(builder.finish())
         })
         .await
+    }
+
+    /// Deletes the keys `from <= key < to` of one audit partition family, in plans of at most
+    /// [`MAX_DELETES_PER_PLAN`] rows; returns how many were deleted.
+    async fn delete_audit_range(
+        &self,
+        table: &'static str,
+        owner: Vec<u8>,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<u64> {
+        let from = crate::store_privacy::window_start(from, to);
+        let start = key::audit_bound(&owner, nanos_saturating(from));
+        let end = key::audit_bound(&owner, nanos_saturating(to));
+        if start >= end {
+            return Ok(0);
+        }
+        let mut total = 0;
+        loop {
+            let (owner, start, end) = (owner.clone(), start.clone(), end.clone());
+            let outcome = self
+                .write(Box::new(move |tx| {
+                    let mut doomed = Vec::new();
+                    // `start` itself (a nil id) is never a stored key: ids are v7.
+                    tx.scan_from(table, &owner, Some(&start), &mut |k, _| {
+                        if k >= end.as_slice() {
+                            return Ok(false);
+                        }
+                        if k >= start.as_slice() {
+                            doomed.push(k.to_vec());
+                        }
+                        Ok(doomed.len() < MAX_DELETES_PER_PLAN)
+                    })?;
+                    let n = doomed.len() as u64;
+                    for k in doomed {
+                        tx.delete(table, k);
+                    }
+                    Ok(Outcome::Count(n))
+                }))
+                .await?;
+            let Outcome::Count(n) = outcome else {
+                return Err(super::unexpected());
+            };
+            total += n;
+            if n < MAX_DELETES_PER_PLAN as u64 {
+                break;
+            }
+        }
+        Ok(total)
     }
 }
 
@@ -110,6 +162,27 @@ impl AuditStore for RedbStore {
         let owner = key::audit_owner(None, actor);
         self.audit_page(AUDIT_BY_ACTOR, owner, query, page).await
     }
+
+    async fn delete_audit(
+        &self,
+        scope: WorkspaceScope,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<u64> {
+        let owner = key::audit_owner(Some(scope.workspace_id()), "");
+        self.delete_audit_range(AUDIT_LOG, owner, from, to).await
+    }
+
+    async fn delete_audit_of_actor(
+        &self,
+        actor: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<u64> {
+        let owner = key::audit_owner(None, actor);
+        self.delete_audit_range(AUDIT_BY_ACTOR, owner, from, to)
+            .await
+    }
 }
 
 #[async_trait]
@@ -133,6 +206,25 @@ impl ExportStore for RedbStore {
         let k = key::export(owner, id);
         let job: Option<ExportJob> = self.read(move |r| r.get_json(EXPORTS, &k)).await?;
         Ok(job.filter(|j| j.expires_at > now))
+    }
+
+    async fn list_exports(
+        &self,
+        owner: &ExportOwner,
+        page: PageRequest,
+    ) -> StoreResult<Page<ExportJob>> {
+        let part = key::exports_part(owner);
+        self.read(move |r| r.page(EXPORTS, &part, &page, |_, v| decode(EXPORTS, v).map(Some)))
+            .await
+    }
+
+    async fn delete_export(&self, owner: &ExportOwner, id: Uuid) -> StoreResult<()> {
+        let k = key::export(owner, id);
+        self.write_done(Box::new(move |tx| {
+            tx.delete(EXPORTS, k);
+            Ok(Outcome::Done)
+        }))
+        .await
     }
 }
 

@@ -8,7 +8,7 @@ use scylla::serialize::value::SerializeValue;
 use scylla::statement::prepared::PreparedStatement;
 use uuid::Uuid;
 
-use super::{ScyllaStore, body_text, errors};
+use super::{DEFAULT_PAGE_SIZE, ScyllaStore, body_text, errors};
 use crate::cursor::{self, PageBuilder};
 use crate::error::StoreResult;
 use crate::keys::KeyReader;
@@ -33,6 +33,17 @@ pub(crate) const LIST_AUDIT_OF_ACTOR: &str = "SELECT at_ns, id, body FROM audit_
 pub(crate) const PUT_EXPORT: &str =
     "INSERT INTO exports (owner, export_id, body) VALUES (?, ?, ?) USING TTL ?";
 pub(crate) const GET_EXPORT: &str = "SELECT body FROM exports WHERE owner = ? AND export_id = ?";
+pub(crate) const COUNT_AUDIT_DAY: &str = "SELECT id FROM audit_log \
+     WHERE workspace_id = ? AND day = ? AND at_ns >= ? AND at_ns < ?";
+pub(crate) const DELETE_AUDIT_DAY: &str = "DELETE FROM audit_log \
+     WHERE workspace_id = ? AND day = ? AND at_ns >= ? AND at_ns < ?";
+pub(crate) const COUNT_AUDIT_OF_ACTOR_DAY: &str = "SELECT id FROM audit_by_actor \
+     WHERE actor = ? AND day = ? AND at_ns >= ? AND at_ns < ?";
+pub(crate) const DELETE_AUDIT_OF_ACTOR_DAY: &str = "DELETE FROM audit_by_actor \
+     WHERE actor = ? AND day = ? AND at_ns >= ? AND at_ns < ?";
+pub(crate) const LIST_EXPORTS: &str =
+    "SELECT export_id, body FROM exports WHERE owner = ? AND export_id > ?";
+pub(crate) const DELETE_EXPORT: &str = "DELETE FROM exports WHERE owner = ? AND export_id = ?";
 pub(crate) const PUT_NOTICE: &str = "INSERT INTO notices (year, notice_id, body) VALUES (?, ?, ?)";
 pub(crate) const LIST_NOTICES: &str = "SELECT body FROM notices WHERE year = ?";
 
@@ -83,6 +94,46 @@ impl ScyllaStore {
             day += 1;
         }
         Ok(builder.finish())
+    }
+}
+
+impl ScyllaStore {
+    /// Deletes `from <= at_ns < to` in each day partition of one audit partition family: rows
+    /// are counted first (for the purge report), then removed with one range delete per day
+    /// that holds any.
+    async fn delete_audit_days<P>(
+        &self,
+        table: &'static str,
+        (count, delete): (&PreparedStatement, &PreparedStatement),
+        pk: P,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<u64>
+    where
+        P: SerializeValue + Clone + Send + Sync,
+    {
+        let from_ns = nanos_saturating(crate::store_privacy::window_start(from, to));
+        let to_ns = nanos_saturating(to);
+        if from_ns >= to_ns {
+            return Ok(0);
+        }
+        let mut total = 0;
+        // At most `MAX_AUDIT_WINDOW_DAYS` + 1 partitions: the window is cut to that length.
+        for day in from_ns.div_euclid(NS_PER_DAY)..=(to_ns - 1).div_euclid(NS_PER_DAY) {
+            let values = (pk.clone(), day, from_ns, to_ns);
+            let mut rows = self
+                .stream::<(Uuid,)>(table, count, values.clone(), DEFAULT_PAGE_SIZE)
+                .await?;
+            let mut num = 0u64;
+            while rows.try_next().await.map_err(errors::next_row)?.is_some() {
+                num += 1;
+            }
+            if num > 0 {
+                self.write(delete, values).await?;
+                total += num;
+            }
+        }
+        Ok(total)
     }
 }
 
@@ -148,6 +199,31 @@ impl AuditStore for ScyllaStore {
         )
         .await
     }
+
+    async fn delete_audit(
+        &self,
+        scope: WorkspaceScope,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<u64> {
+        let st = (&self.st.count_audit_day, &self.st.delete_audit_day);
+        let ws = scope.workspace_id().as_uuid();
+        self.delete_audit_days("audit_log", st, ws, from, to).await
+    }
+
+    async fn delete_audit_of_actor(
+        &self,
+        actor: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> StoreResult<u64> {
+        let st = (
+            &self.st.count_audit_of_actor_day,
+            &self.st.delete_audit_of_actor_day,
+        );
+        self.delete_audit_days("audit_by_actor", st, actor.to_owned(), from, to)
+            .await
+    }
 }
 
 #[async_trait]
@@ -173,6 +249,43 @@ impl ExportStore for ScyllaStore {
             .body("exports", &self.st.get_export, (owner.as_str(), id))
             .await?;
         Ok(job.filter(|j| j.expires_at > now))
+    }
+
+    async fn list_exports(
+        &self,
+        owner: &ExportOwner,
+        page: PageRequest,
+    ) -> StoreResult<Page<ExportJob>> {
+        let prefix = key::exports_part(owner);
+        let after = match &page.cursor {
+            Some(c) => {
+                let k = cursor::decode(c, &prefix)?;
+                let mut r = KeyReader::new(&k[prefix.len()..]);
+                let id = r.uuid()?;
+                r.end()?;
+                id
+            }
+            None => Uuid::nil(),
+        };
+        let limit = page_limit(page.limit);
+        let mut builder = PageBuilder::new(limit);
+        let size = i32::try_from(limit + 1).unwrap_or(i32::MAX);
+        let values = (owner.as_str().to_owned(), after);
+        let mut rows = self
+            .stream::<(Uuid, String)>("exports", &self.st.list_exports, values, size)
+            .await?;
+        while let Some((id, body)) = rows.try_next().await.map_err(errors::next_row)? {
+            let job: ExportJob = decode("exports", body.as_bytes())?;
+            if !builder.offer(&key::export(owner, id), Some(job)) {
+                break;
+            }
+        }
+        Ok(builder.finish())
+    }
+
+    async fn delete_export(&self, owner: &ExportOwner, id: Uuid) -> StoreResult<()> {
+        let values = (owner.as_str().to_owned(), id);
+        self.write(&self.st.delete_export, values).await
     }
 }
 
