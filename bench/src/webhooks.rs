@@ -2,7 +2,7 @@
 //! on the embedded redb store, the real dispatcher, signing and attempt log) to loopback
 //! receivers, small axum servers in this process that answer 200, record when each delivery
 //! arrived and verify the signature of a sample. Reports deliveries per second and the latency
-//! from publication (before the outbox write) to receipt.
+//! from publication (before the event-log write) to receipt: log, feed, outbox, dispatch.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -65,14 +65,15 @@ impl EngineHandle {
         };
         ctx.store.put_account(scope, &account).await?;
         ws.send(WorkspaceMsg::AccountChanged { account_id: id });
-        ctx.emit(EngineEvent {
+        ctx.emit_logged(EngineEvent {
             kind: EventKind::AccountConnected,
             workspace_id: scope.workspace_id(),
             post_id: None,
             account_id: Some(id),
             reason: None,
             at: now,
-        });
+        })
+        .await;
         Ok(account)
     }
 
@@ -130,14 +131,15 @@ impl EngineHandle {
                 ws.send(WorkspaceMsg::PostChanged { post_id });
             }
         }
-        ctx.emit(EngineEvent {
+        ctx.emit_logged(EngineEvent {
             kind: EventKind::AccountDisconnected,
             workspace_id: scope.workspace_id(),
             post_id: None,
             account_id: Some(id),
             reason: None,
             at: now,
-        });
+        })
+        .await;
         Ok(())
     }
 

@@ -1,6 +1,8 @@
 //! Domain events the engine emits (`post.published`, `account.needs_reconnect`...), fanned out to
-//! an [`EventSink`] (webhooks, email), to broadcast subscribers and to a bounded in-memory buffer
-//! of recent events that tests and the admin endpoint read.
+//! an [`EventSink`] (email), to broadcast subscribers and to a bounded in-memory buffer of recent
+//! events that tests and the admin endpoint read. This in-memory path may drop events (a lagging
+//! subscriber, a crash); webhooks do not depend on it: events they report are logged durably
+//! first ([`crate::event_log`]) and the webhook feed reads the log.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};

@@ -359,14 +359,15 @@ async fn finish_all(
                 .as_ref()
                 .is_none_or(|e| e.code != "awaiting_platform")
             {
-                ctx.emit(EngineEvent {
+                ctx.emit_logged(EngineEvent {
                     kind: EventKind::PostUnconfirmed,
                     workspace_id: next.workspace_id,
                     post_id: Some(next.post_id),
                     account_id: Some(next.account_id),
                     reason: next.last_error.as_ref().map(|e| e.message.clone()),
                     at: ctx.now(),
-                });
+                })
+                .await;
             }
         }
         _ => {}

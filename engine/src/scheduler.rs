@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 
 use futures::{StreamExt as _, TryStreamExt as _};
 use jiff::Timestamp;
-use schema::{AccountScope, NUM_SHARDS, PageRequest, WorkspaceScope, hour_bucket};
+use schema::{AccountScope, DueRef, NUM_SHARDS, PageRequest, WorkspaceScope, hour_bucket};
 use tenants::{AccountId, AccountStatus, DeliveryId, WorkspaceId};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -41,33 +41,18 @@ impl Scheduler {
         let to = now + ctx.tuning.window;
         self.seen.retain(|_, at| *at >= from);
         let mut wake: BTreeMap<WorkspaceId, BTreeMap<AccountId, Timestamp>> = BTreeMap::new();
-        for shard in 0..NUM_SHARDS {
-            for bucket in hour_bucket(from)..=hour_bucket(to) {
-                let mut page = PageRequest::first(PAGE);
-                loop {
-                    let rows = ctx.store.due_in_bucket(shard, bucket, page.clone()).await?;
-                    for r in rows
-                        .items
-                        .iter()
-                        .filter(|r| r.due_at >= from && r.due_at < to)
-                    {
-                        if self.seen.insert(r.delivery_id, r.due_at) == Some(r.due_at) {
-                            continue;
-                        }
-                        let earliest = wake
-                            .entry(r.workspace_id)
-                            .or_default()
-                            .entry(r.account_id)
-                            .or_insert(r.due_at);
-                        *earliest = (*earliest).min(r.due_at);
-                    }
-                    match rows.next_cursor {
-                        Some(c) => page.cursor = Some(c),
-                        None => break,
-                    }
-                }
+        for_each_due_row(ctx, from, to, |r| {
+            if r.due_at >= to || self.seen.insert(r.delivery_id, r.due_at) == Some(r.due_at) {
+                return;
             }
-        }
+            let earliest = wake
+                .entry(r.workspace_id)
+                .or_default()
+                .entry(r.account_id)
+                .or_insert(r.due_at);
+            *earliest = (*earliest).min(r.due_at);
+        })
+        .await?;
         ctx.board.num_scans.fetch_add(1, Ordering::Relaxed);
         let mut num = 0;
         for (ws, accounts) in wake {
@@ -84,6 +69,36 @@ impl Scheduler {
         }
         Ok(num)
     }
+}
+
+/// Calls `f` with every live due row in `[from, to]` (both ends included), over every shard's
+/// hour buckets, a page at a time.
+///
+/// # Errors
+/// Store failures.
+pub(crate) async fn for_each_due_row(
+    ctx: &Ctx,
+    from: Timestamp,
+    to: Timestamp,
+    mut f: impl FnMut(&DueRef),
+) -> Result<(), EngineError> {
+    for shard in 0..NUM_SHARDS {
+        for bucket in hour_bucket(from)..=hour_bucket(to) {
+            let mut page = PageRequest::first(PAGE);
+            loop {
+                let rows = ctx.store.due_in_bucket(shard, bucket, page.clone()).await?;
+                rows.items
+                    .iter()
+                    .filter(|r| r.due_at >= from && r.due_at <= to)
+                    .for_each(&mut f);
+                match rows.next_cursor {
+                    Some(c) => page.cursor = Some(c),
+                    None => break,
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Account reads of the recovery pass in flight at once.

@@ -1,6 +1,7 @@
 //! Post events reach webhook subscribers: creating or rescheduling a scheduled post sends
 //! `post.scheduled`, canceling or deleting it sends `post.canceled`, each signed with the
-//! endpoint's secret. And erasure removes the workspace's webhook and analytics rows.
+//! endpoint's secret. And erasure removes the workspace's webhook and analytics rows (metric
+//! samples and pull jobs).
 
 mod common;
 mod webhook_support;
@@ -12,7 +13,10 @@ use common::{env, post_at, start_time};
 use engine::PostPatch;
 use engine::webhooks::NewEndpoint;
 use jiff::SignedDuration;
-use schema::{MetricSample, Metrics, PageRequest, WorkspaceScope};
+use schema::{
+    AnalyticsJob, AnalyticsJobKind, MetricSample, Metrics, PageRequest, Store, WorkspaceScope,
+    hour_bucket,
+};
 use secrecy::ExposeSecret;
 use tenants::{Platform, PostId, ScheduleInput};
 use webhook_support::{Received, Receiver};
@@ -116,6 +120,31 @@ async fn test_subscribed_endpoint_receives_post_scheduled_and_post_canceled() ->
     Ok(())
 }
 
+/// The workspace's analytics pull jobs due in the first week after the start.
+async fn pull_jobs(
+    store: &std::sync::Arc<dyn Store>,
+    scope: WorkspaceScope,
+) -> anyhow::Result<Vec<AnalyticsJob>> {
+    let first = hour_bucket(start_time());
+    let mut out = Vec::new();
+    for bucket in first..=first + 7 * 24 + 1 {
+        let mut page = PageRequest::first(500);
+        loop {
+            let p = store.analytics_due_in_bucket(bucket, page.clone()).await?;
+            out.extend(
+                p.items
+                    .into_iter()
+                    .filter(|j| j.workspace_id == scope.workspace_id()),
+            );
+            match p.next_cursor {
+                Some(c) => page.cursor = Some(c),
+                None => break,
+            }
+        }
+    }
+    Ok(out)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn test_erased_workspace_loses_its_webhook_and_metric_rows() -> anyhow::Result<()> {
     let env = env(|_| {}).await?;
@@ -160,6 +189,20 @@ async fn test_erased_workspace_loses_its_webhook_and_metric_rows() -> anyhow::Re
         env.store
             .put_metric_sample(scope.account(account), &sample)
             .await?;
+        for offset in [1, 24, 7 * 24] {
+            let job = AnalyticsJob {
+                id: uuid::Uuid::now_v7(),
+                due_at: start_time() + SignedDuration::from_hours(offset),
+                workspace_id: scope.workspace_id(),
+                account_id: account,
+                kind: AnalyticsJobKind::Post {
+                    post_id: post.post.id,
+                    partner_post_id: "partner-post".into(),
+                    offset: format!("{offset}h"),
+                },
+            };
+            env.store.put_analytics_job(&job).await?;
+        }
         seeded.push((scope, account, partner_id, endpoint.id, post.post.id));
     }
     // The delivery's attempt is logged right after the receiver answers.
@@ -217,6 +260,9 @@ async fn test_erased_workspace_loses_its_webhook_and_metric_rows() -> anyhow::Re
             if !store.list_post_metrics(scope, post).await?.is_empty() {
                 left.push("post metrics");
             }
+            if !pull_jobs(&store, scope).await?.is_empty() {
+                left.push("analytics pull jobs");
+            }
             anyhow::Ok(left)
         }
     };
@@ -240,7 +286,8 @@ async fn test_erased_workspace_loses_its_webhook_and_metric_rows() -> anyhow::Re
             "webhook endpoints",
             "delivery log",
             "account metrics",
-            "post metrics"
+            "post metrics",
+            "analytics pull jobs"
         ],
         "another workspace keeps everything"
     );

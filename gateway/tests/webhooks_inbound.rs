@@ -86,9 +86,11 @@ async fn test_partner_webhook_completes_an_unconfirmed_delivery_once() {
     let key = app.bootstrap_key.clone();
     let ws = workspace(&app, &key, "Inbound").await;
     let account = connect(&app, &key, &ws, "linkedin").await;
-    // The publish is accepted, then its answer is lost: the delivery is unconfirmed.
+    // The publish is accepted, then its answer is lost: the delivery is unconfirmed. The
+    // sandbox's webhooks wait until the test flushes them.
     app.sandbox.set_faults(Faults {
         drop_after_accept_rate: 1.0,
+        hold_webhooks: true,
         ..Faults::default()
     });
     let body = json!({
@@ -108,7 +110,10 @@ async fn test_partner_webhook_completes_an_unconfirmed_delivery_once() {
     let path = format!("/v1/workspaces/{ws}/posts/{}", post["id"].as_str().unwrap());
     clock.advance(SignedDuration::from_mins(2));
     wait_for(&app, &key, &path, "unconfirmed").await;
-    app.sandbox.set_faults(Faults::default());
+    app.sandbox.set_faults(Faults {
+        hold_webhooks: true,
+        ..Faults::default()
+    });
     let partner_post = partner_post_id(&app).await;
 
     // A forged or unsigned webhook is refused and changes nothing.

@@ -30,6 +30,9 @@ pub struct Faults {
     pub latency_ms: u64,
     /// When set, the platform revoke endpoints answer `503`.
     pub revoke_down: bool,
+    /// When set, the background loop sends no webhooks (they wait; an explicit
+    /// `Sandbox::flush_webhooks` still sends them), so a test decides when they arrive.
+    pub hold_webhooks: bool,
 }
 
 /// The control-route view of the faults: [`Faults`] plus the publish delay, which is tuned the

@@ -125,7 +125,8 @@ impl WebhookSender {
     }
 }
 
-/// Flushes every 250 ms (real time) until the sandbox shuts down. Does nothing without a URL.
+/// Flushes every 250 ms (real time) until the sandbox shuts down, unless webhooks are held. Does
+/// nothing without a URL.
 pub(crate) fn spawn_loop(state: Shared, mut shutdown_rx: tokio::sync::watch::Receiver<bool>) {
     if state.webhooks.is_none() {
         return;
@@ -136,7 +137,8 @@ pub(crate) fn spawn_loop(state: Shared, mut shutdown_rx: tokio::sync::watch::Rec
                 _ = shutdown_rx.changed() => return,
                 () = tokio::time::sleep(Duration::from_millis(250)) => {}
             }
-            if let Some(sender) = &state.webhooks {
+            let held = state.faults().faults.hold_webhooks;
+            if let Some(sender) = state.webhooks.as_ref().filter(|_| !held) {
                 sender.flush(&state).await;
             }
         }

@@ -103,7 +103,8 @@ async fn test_faults_can_be_set_and_read_over_http() {
     let t = spawn().await;
     let url = format!("{}/_sandbox/faults", t.base);
     let set = json!({"error_rate": 0.25, "rate_limit_rate": 0.0, "retry_after_secs": 2,
-        "drop_after_accept_rate": 0.0, "latency_ms": 0, "revoke_down": true, "publish_delay_ms": 1500});
+        "drop_after_accept_rate": 0.0, "latency_ms": 0, "revoke_down": true, "hold_webhooks": true,
+        "publish_delay_ms": 1500});
     let response = t.http.post(&url).json(&set).send().await.expect("set");
     assert_eq!(response.status(), StatusCode::OK);
     let read: Value = t

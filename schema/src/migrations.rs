@@ -42,10 +42,15 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0005_imports.cql",
         cql: include_str!("../cql/0005_imports.cql"),
     },
+    Migration {
+        version: 6,
+        name: "0006_event_log.cql",
+        cql: include_str!("../cql/0006_event_log.cql"),
+    },
 ];
 
 /// The schema version this binary expects: the last migration's.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// What `migrate` did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

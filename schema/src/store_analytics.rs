@@ -74,7 +74,8 @@ pub enum AnalyticsJobKind {
     },
 }
 
-/// A scheduled pull. Index rows are never deleted; the worker skips jobs whose sample exists.
+/// A scheduled pull. Index rows are not deleted when the job runs (the worker skips jobs whose
+/// sample exists); they expire, or go with an erased workspace.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnalyticsJob {
     /// The job id (UUIDv7).
@@ -113,7 +114,8 @@ pub trait AnalyticsStore: Send + Sync {
         scope: WorkspaceScope,
         post_id: PostId,
     ) -> StoreResult<Vec<MetricSample>>;
-    /// Schedules a pull.
+    /// Schedules a pull: its row in the hour-bucketed index and in the workspace's job list,
+    /// in one batch.
     async fn put_analytics_job(&self, job: &AnalyticsJob) -> StoreResult<()>;
     /// The pulls due in one hour bucket, in due order, paged.
     async fn analytics_due_in_bucket(
@@ -121,10 +123,18 @@ pub trait AnalyticsStore: Send + Sync {
         bucket: i64,
         page: PageRequest,
     ) -> StoreResult<Page<AnalyticsJob>>;
+    /// Deletes up to about `max_rows` of an erased workspace's pull jobs: each job's row in the
+    /// hour-bucketed index and in the workspace's own job list (written beside it by
+    /// [`AnalyticsStore::put_analytics_job`]). Call again until [`PurgeProgress::done`];
+    /// idempotent.
+    async fn purge_analytics_jobs(
+        &self,
+        scope: WorkspaceScope,
+        max_rows: usize,
+    ) -> StoreResult<PurgeProgress>;
     /// Deletes up to about `max_rows` of an erased workspace's metric samples (the account
     /// series and the per-post series). Call again until [`PurgeProgress::done`]; idempotent.
-    /// Pull jobs are index rows that expire on their own; the worker skips those of an erased
-    /// workspace.
+    /// Pull jobs go with [`AnalyticsStore::purge_analytics_jobs`].
     async fn purge_metrics(
         &self,
         scope: WorkspaceScope,
@@ -189,6 +199,19 @@ pub(crate) mod key {
     /// The partition prefix of `analytics_due((hour))`.
     pub(crate) fn due_part(hour: i64) -> Vec<u8> {
         KeyBuf::new().i64(hour).done()
+    }
+    /// The partition prefix of `analytics_jobs_by_workspace((workspace_id))`.
+    pub(crate) fn jobs_of_ws_part(ws: WorkspaceId) -> Vec<u8> {
+        KeyBuf::new().uuid(ws.as_uuid()).done()
+    }
+    /// `analytics_jobs_by_workspace((workspace_id), hour, due_at_ns, job_id)`.
+    pub(crate) fn job_of_ws(ws: WorkspaceId, hour: i64, due_ns: i64, job: Uuid) -> Vec<u8> {
+        KeyBuf::new()
+            .uuid(ws.as_uuid())
+            .i64(hour)
+            .i64(due_ns)
+            .uuid(job)
+            .done()
     }
     /// `analytics_due((hour), due_at_ns, job_id)`.
     pub(crate) fn due(hour: i64, due_ns: i64, job: Uuid) -> Vec<u8> {

@@ -166,6 +166,16 @@ pub trait WebhookStore: Send + Sync {
         bucket: i64,
         page: PageRequest,
     ) -> StoreResult<Page<WebhookDueRef>>;
+    /// Up to `limit` due-index rows of one hour bucket that come after `after` (a row's
+    /// `(due_at, message_id)`, exclusive) and are due at or before `until`, in due order: the
+    /// dispatcher's incremental read, which costs only the rows it has not seen yet.
+    async fn webhook_due_between(
+        &self,
+        bucket: i64,
+        after: Option<(Timestamp, Uuid)>,
+        until: Timestamp,
+        limit: usize,
+    ) -> StoreResult<Vec<WebhookDueRef>>;
     /// Appends an attempt to the endpoint's log.
     async fn put_webhook_attempt(
         &self,

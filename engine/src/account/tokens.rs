@@ -125,14 +125,15 @@ pub async fn mark_needs_reconnect(
         .put_account(state.scope.workspace(), &state.account)
         .await?;
     tracing::warn!(account_id = %state.account.id, "account needs reconnect");
-    ctx.emit(EngineEvent {
+    ctx.emit_logged(EngineEvent {
         kind: EventKind::AccountNeedsReconnect,
         workspace_id: state.account.workspace_id,
         post_id: None,
         account_id: Some(state.account.id),
         reason: state.account.status_reason.clone(),
         at: now,
-    });
+    })
+    .await;
     // Make every delivery in the window due now, so each is held with the reason at once.
     let held: Vec<_> = std::mem::take(&mut state.pending).into_iter().collect();
     for ((_, id), post_id) in held {

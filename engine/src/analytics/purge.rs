@@ -1,6 +1,6 @@
-//! The analytics share of an erasure: a [`PurgeHook`] that deletes an erased workspace's metric
-//! samples (account and post series). The engine runs it in every purge pass on its own. Pull
-//! jobs of the workspace are index rows that expire; the worker skips them once it is erased.
+//! The analytics share of an erasure: a [`PurgeHook`] that deletes an erased workspace's pull
+//! jobs and metric samples (account and post series). The engine runs it in every purge pass on
+//! its own.
 
 use std::sync::Arc;
 
@@ -13,7 +13,7 @@ use crate::purge::PurgeHook;
 /// Rows deleted per store call.
 const ROWS_PER_CALL: usize = 1000;
 
-/// Deletes an erased workspace's metric samples.
+/// Deletes an erased workspace's pull jobs and metric samples.
 #[derive(Clone)]
 pub struct AnalyticsPurge {
     store: Arc<dyn Store>,
@@ -40,6 +40,16 @@ impl PurgeHook for AnalyticsPurge {
 
     async fn purge_workspace(&self, scope: WorkspaceScope) -> Result<u64, EngineError> {
         let mut num = 0;
+        loop {
+            let progress = self
+                .store
+                .purge_analytics_jobs(scope, ROWS_PER_CALL)
+                .await?;
+            num += progress.num_deleted;
+            if progress.done {
+                break;
+            }
+        }
         loop {
             let progress = self.store.purge_metrics(scope, ROWS_PER_CALL).await?;
             num += progress.num_deleted;

@@ -5,16 +5,22 @@
 //! records the reason in the workspace's audit log.
 //!
 //! Index rows are never deleted: a row whose message has moved on is skipped. The first scan
-//! after a start looks back three days, so pending attempts survive a restart.
+//! after a start looks back three days, so pending attempts survive a restart. Later passes
+//! read incrementally: each resumes after the last row the previous pass took and reads only
+//! rows due by now, so a pass costs the rows that became due since. A row written due now can
+//! sort before the resume point (its time was read before the previous pass ran); writers in
+//! this process therefore hand their rows over directly ([`super::Shared::hand_over`]), and
+//! every ten minutes a pass re-reads the current and previous hour from their start.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
 use futures::StreamExt;
 use jiff::{SignedDuration, Timestamp};
 use schema::{
-    AuditEntry, PageRequest, WebhookAttempt, WebhookDueRef, WebhookMessage, WebhookMessageState,
-    WorkspaceScope, hour_bucket,
+    AuditEntry, WebhookAttempt, WebhookDueRef, WebhookMessage, WebhookMessageState, WorkspaceScope,
+    hour_bucket,
 };
 use secrecy::ExposeSecret;
 use tenants::webhook_signature::sign_all;
@@ -29,6 +35,11 @@ use crate::ssrf::SsrfGuard;
 
 /// How far back the first scan after a start looks (hours).
 const FIRST_LOOKBACK_HOURS: i64 = 72;
+/// Due rows read per store call.
+const PAGE: usize = 500;
+/// Real time between full re-reads of the current and previous hour (a safety net for rows
+/// another process wrote behind the resume point).
+const FULL_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 /// The longest response body kept in the attempt log (characters).
 const MAX_RESPONSE_CHARS: usize = 1024;
 
@@ -38,7 +49,7 @@ pub(crate) async fn run(
     mut tick_rx: mpsc::Receiver<oneshot::Sender<()>>,
     cancel: CancellationToken,
 ) {
-    let mut low_water: Option<i64> = None;
+    let mut resume: Option<Resume> = None;
     loop {
         let done = tokio::select! {
             () = cancel.cancelled() => return,
@@ -49,52 +60,88 @@ pub(crate) async fn run(
             () = shared.wake.notified() => None,
             () = tokio::time::sleep(shared.config.scan_interval) => None,
         };
-        pass(&shared, &mut low_water).await;
+        pass(&shared, &mut resume).await;
         if let Some(done) = done {
             let _ = done.send(());
         }
     }
 }
 
-/// One scan of every bucket from the low-water mark to now.
-async fn pass(shared: &Arc<Shared>, low_water: &mut Option<i64>) {
+/// Where the next pass resumes reading the due index.
+#[derive(Debug)]
+struct Resume {
+    /// The bucket being read.
+    bucket: i64,
+    /// The last row taken in it (`(due_at, message_id)`), if any.
+    after: Option<(Timestamp, Uuid)>,
+    /// Rows whose attempt could not be recorded (a store failure): tried again next pass.
+    carry: Vec<WebhookDueRef>,
+    /// When the last full re-read started.
+    swept_at: Instant,
+}
+
+/// One pass: the rows handed over by this process, the rows left over by the last pass, and
+/// the due-index rows after the resume point that are due now, each attempted once.
+async fn pass(shared: &Arc<Shared>, resume: &mut Option<Resume>) {
     let now = shared.clock.now();
     let current = hour_bucket(now);
-    let from = low_water.unwrap_or(current - FIRST_LOOKBACK_HOURS);
-    let mut due = Vec::new();
-    let mut complete = true;
-    for bucket in from..=current {
-        let mut page = PageRequest::first(500);
+    let r = resume.get_or_insert_with(|| Resume {
+        bucket: current - FIRST_LOOKBACK_HOURS,
+        after: None,
+        carry: Vec::new(),
+        swept_at: Instant::now(),
+    });
+    if r.swept_at.elapsed() >= FULL_SWEEP_EVERY {
+        r.bucket = r.bucket.min(current - 1);
+        r.after = None;
+        r.swept_at = Instant::now();
+    }
+    let mut due = std::mem::take(&mut r.carry);
+    let fresh = std::mem::take(
+        &mut *shared
+            .fresh
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    due.extend(fresh.into_iter().filter(|d| d.due_at <= now));
+    'buckets: for bucket in r.bucket..=current {
+        let mut after = if bucket == r.bucket { r.after } else { None };
         loop {
             match shared
                 .store
-                .webhook_due_in_bucket(bucket, page.clone())
+                .webhook_due_between(bucket, after, now, PAGE)
                 .await
             {
-                Ok(p) => {
-                    due.extend(p.items.into_iter().filter(|r| r.due_at <= now));
-                    match p.next_cursor {
-                        Some(c) => page.cursor = Some(c),
-                        None => break,
+                Ok(rows) => {
+                    let full = rows.len() >= PAGE;
+                    if let Some(last) = rows.last() {
+                        after = Some((last.due_at, last.message_id));
+                    }
+                    due.extend(rows);
+                    if !full {
+                        break;
                     }
                 }
                 Err(e) => {
                     tracing::warn!(bucket, error = %e, "webhook due scan failed");
-                    complete = false;
-                    break;
+                    (r.bucket, r.after) = (bucket, after);
+                    break 'buckets;
                 }
             }
         }
+        (r.bucket, r.after) = (bucket, after);
     }
-    let results: Vec<bool> = futures::stream::iter(due)
-        .map(|r| attempt(shared.clone(), r, now))
+    let mut seen = HashSet::with_capacity(due.len());
+    due.retain(|d| seen.insert(d.message_id));
+    let results: Vec<(WebhookDueRef, bool)> = futures::stream::iter(due)
+        .map(|d| async move { (d, attempt(shared.clone(), d, now).await) })
         .buffer_unordered(shared.config.max_in_flight.max(1))
         .collect()
         .await;
-    if complete && results.iter().all(|ok| *ok) {
-        // The current bucket may still hold later rows; start there next time.
-        *low_water = Some(current - 1);
-    }
+    r.carry = results
+        .into_iter()
+        .filter_map(|(d, ok)| (!ok).then_some(d))
+        .collect();
 }
 
 /// Attempts one due row; `false` when it should be looked at again (a store failure).

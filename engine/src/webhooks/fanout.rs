@@ -1,20 +1,22 @@
-//! Fan-out: turns an engine event into one envelope `{id, type, timestamp, workspace_id, data}`
-//! and writes one outbox message per enabled endpoint subscribed to its type. The event id is
-//! made once here and stays the same across endpoints, attempts and resends.
-
-use std::sync::Arc;
+//! Fan-out: turns a logged engine event into one envelope `{id, type, timestamp, workspace_id,
+//! data}` and writes one outbox message per enabled endpoint subscribed to its type. The event
+//! id comes from the durable event log ([`schema::EventLogStore`]) and stays the same across
+//! endpoints, attempts, resends and restarts; each outbox message id is derived from the event
+//! and the endpoint, so fanning an event out twice (after a crash) writes nothing new.
+//! The log is read by cursor in [`super::feed`].
 
 use jiff::Timestamp;
-use schema::{PageRequest, WebhookEndpoint, WebhookMessage, WebhookMessageState, WorkspaceScope};
+use schema::{
+    LoggedEvent, PageRequest, WebhookDueRef, WebhookEndpoint, WebhookMessage, WebhookMessageState,
+    WorkspaceScope,
+};
 use serde::Serialize;
-use tenants::WorkspaceId;
-use tokio::sync::broadcast;
-use tokio_util::sync::CancellationToken;
+use sha2::{Digest, Sha256};
+use tenants::{WebhookId, WorkspaceId};
 use uuid::Uuid;
 
 use super::{EVENT_TYPES, Shared, WebhookHandle};
 use crate::error::EngineError;
-use crate::events::{EngineEvent, EventKind};
 
 /// The body every webhook carries.
 #[derive(Debug, Clone, Serialize)]
@@ -48,18 +50,20 @@ pub fn envelope(
     }
 }
 
-/// Writes one pending message of `envelope` for `endpoint`, due now. Returns its id.
-pub(crate) async fn enqueue(
+/// Writes one pending message of `envelope` for `endpoint` with id `message_id`, due now, and
+/// hands its due row to the dispatcher.
+pub(crate) async fn enqueue_as(
     shared: &Shared,
     scope: WorkspaceScope,
     endpoint: &WebhookEndpoint,
     envelope: &Envelope,
-) -> Result<Uuid, EngineError> {
+    message_id: Uuid,
+) -> Result<(), EngineError> {
     let now = shared.clock.now();
     let payload = serde_json::to_string(envelope)
         .map_err(|e| EngineError::Unavailable(format!("webhook payload: {e}")))?;
     let message = WebhookMessage {
-        id: Uuid::now_v7(),
+        id: message_id,
         workspace_id: scope.workspace_id(),
         endpoint_id: endpoint.id,
         event_id: envelope.id.clone(),
@@ -72,30 +76,73 @@ pub(crate) async fn enqueue(
         updated_at: now,
     };
     shared.store.put_webhook_message(scope, &message).await?;
-    Ok(message.id)
+    shared.hand_over(WebhookDueRef {
+        due_at: now,
+        workspace_id: message.workspace_id,
+        endpoint_id: message.endpoint_id,
+        message_id,
+    });
+    Ok(())
 }
 
-async fn publish_envelope(
+/// Writes one pending message of `envelope` for `endpoint`, due now. Returns its id.
+pub(crate) async fn enqueue(
     shared: &Shared,
     scope: WorkspaceScope,
+    endpoint: &WebhookEndpoint,
+    envelope: &Envelope,
+) -> Result<Uuid, EngineError> {
+    let id = Uuid::now_v7();
+    enqueue_as(shared, scope, endpoint, envelope, id).await?;
+    Ok(id)
+}
+
+/// The outbox message id of `event` for `endpoint`: the event id's time part (so messages still
+/// sort by time) and 64 bits of a hash of both ids, with the UUIDv7 version and variant bits.
+pub(crate) fn message_id(event: Uuid, endpoint: WebhookId) -> Uuid {
+    let mut h = Sha256::new();
+    h.update(event.as_bytes());
+    h.update(endpoint.as_uuid().as_bytes());
+    let digest = h.finalize();
+    let mut bytes = *event.as_bytes();
+    bytes[8..].copy_from_slice(&digest[..8]);
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    Uuid::from_bytes(bytes)
+}
+
+/// Writes the outbox message of a logged event for every enabled endpoint subscribed to it
+/// (endpoints concurrently, so their writes share group commits), skipping endpoints that
+/// already have it (a replay after a crash). Returns how many were new.
+pub(crate) async fn fan_out(
+    shared: &Shared,
+    event: &LoggedEvent,
     envelope: &Envelope,
 ) -> Result<usize, EngineError> {
-    let mut n = 0;
-    for endpoint in shared.store.list_webhooks(scope).await? {
-        if endpoint.enabled && endpoint.events.contains(&envelope.kind) {
-            enqueue(shared, scope, &endpoint, envelope).await?;
-            n += 1;
-        }
-    }
-    if n > 0 {
-        shared.wake.notify_one();
-    }
-    Ok(n)
+    let scope = WorkspaceScope::authorized(event.workspace_id);
+    let endpoints = shared.store.list_webhooks(scope).await?;
+    let writes = endpoints
+        .iter()
+        .filter(|e| e.enabled && e.events.contains(&envelope.kind))
+        .map(|endpoint| async move {
+            let id = message_id(event.id, endpoint.id);
+            let existing = shared
+                .store
+                .get_webhook_message(scope, endpoint.id, id)
+                .await?;
+            if existing.is_some() {
+                return Ok::<_, EngineError>(0);
+            }
+            enqueue_as(shared, scope, endpoint, envelope, id).await?;
+            Ok(1)
+        });
+    let written = futures::future::try_join_all(writes).await?;
+    Ok(written.into_iter().sum())
 }
 
 impl WebhookHandle {
     /// Publishes an event of `kind` (one of [`EVENT_TYPES`]) to every subscribed endpoint of the
-    /// workspace, e.g. `import.completed` from the CSV importer. Returns the event id.
+    /// workspace, e.g. `import.completed` from the CSV importer. The event is logged durably
+    /// before this returns and fanned out from the log. Returns the event id.
     ///
     /// # Errors
     /// [`EngineError::Validation`] for an unknown type; store failures.
@@ -111,26 +158,49 @@ impl WebhookHandle {
                 message: "unknown event type".into(),
             }]));
         }
-        let env = envelope(scope.workspace_id(), kind, self.shared.clock.now(), data);
-        publish_envelope(&self.shared, scope, &env).await?;
-        Ok(env.id)
+        let event = LoggedEvent {
+            id: Uuid::now_v7(),
+            workspace_id: scope.workspace_id(),
+            kind: kind.to_owned(),
+            post_id: None,
+            account_id: None,
+            reason: None,
+            at: self.shared.clock.now(),
+            data: Some(data),
+        };
+        self.shared.store.append_event(&event).await?;
+        self.shared.feed_wake.notify_one();
+        Ok(event_id(event.id))
     }
 }
 
-fn to_envelope(event: &EngineEvent) -> Option<Envelope> {
-    let kind = event.kind.as_str();
-    EVENT_TYPES.contains(&kind).then(|| {
-        let data = serde_json::json!({
-            "post_id": event.post_id,
-            "account_id": event.account_id,
-            "reason": event.reason,
+/// The public id of a logged event (`evt_<simple uuid>`).
+pub fn event_id(id: Uuid) -> String {
+    format!("evt_{}", id.simple())
+}
+
+/// The envelope of a logged event, or `None` for a type no endpoint can subscribe to.
+pub(crate) fn to_envelope(event: &LoggedEvent) -> Option<Envelope> {
+    EVENT_TYPES.contains(&event.kind.as_str()).then(|| {
+        let data = event.data.clone().unwrap_or_else(|| {
+            serde_json::json!({
+                "post_id": event.post_id,
+                "account_id": event.account_id,
+                "reason": event.reason,
+            })
         });
-        envelope(event.workspace_id, kind, event.at, data)
+        Envelope {
+            id: event_id(event.id),
+            kind: event.kind.clone(),
+            timestamp: event.at,
+            workspace_id: event.workspace_id,
+            data,
+        }
     })
 }
 
 /// Indexes a connected account's partner id, so partner webhooks can be routed to it.
-async fn remember_account(
+pub(crate) async fn remember_account(
     shared: &Shared,
     scope: WorkspaceScope,
     account_id: tenants::AccountId,
@@ -146,7 +216,7 @@ async fn remember_account(
 }
 
 /// Indexes every existing account's partner id (accounts connected before this version).
-async fn backfill_partner_accounts(shared: &Shared) -> Result<(), EngineError> {
+pub(crate) async fn backfill_partner_accounts(shared: &Shared) -> Result<(), EngineError> {
     let mut workspaces = PageRequest::first(500);
     loop {
         let page = shared.store.list_all_workspaces(workspaces.clone()).await?;
@@ -176,46 +246,36 @@ async fn backfill_partner_accounts(shared: &Shared) -> Result<(), EngineError> {
     }
 }
 
-/// Consumes engine events until `cancel` fires.
-pub(crate) async fn run(
-    shared: Arc<Shared>,
-    mut events_rx: broadcast::Receiver<EngineEvent>,
-    cancel: CancellationToken,
-) {
-    if let Err(e) = backfill_partner_accounts(&shared).await {
-        tracing::warn!(error = %e, "partner account index backfill failed");
-    }
-    loop {
-        let event = tokio::select! {
-            () = cancel.cancelled() => return,
-            e = events_rx.recv() => e,
-        };
-        match event {
-            Ok(event) => {
-                if let (EventKind::AccountConnected, Some(account_id)) =
-                    (event.kind, event.account_id)
-                {
-                    let scope = WorkspaceScope::authorized(event.workspace_id);
-                    if let Err(e) = remember_account(&shared, scope, account_id).await {
-                        tracing::warn!(account_id = %account_id, error = %e, "partner account not indexed");
-                    }
-                }
-                let Some(env) = to_envelope(&event) else {
-                    continue;
-                };
-                let scope = WorkspaceScope::authorized(event.workspace_id);
-                if let Err(e) = publish_envelope(&shared, scope, &env).await {
-                    tracing::warn!(workspace_id = %event.workspace_id, error = %e,
-                        kind = env.kind, "webhook fan-out failed");
-                }
-            }
-            Err(broadcast::error::RecvError::Lagged(n)) => {
-                tracing::warn!(
-                    num_lost = n,
-                    "webhook fan-out fell behind; events were lost"
-                );
-            }
-            Err(broadcast::error::RecvError::Closed) => return,
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_message_id_is_stable_per_event_and_endpoint() {
+        let event = Uuid::now_v7();
+        let (a, b) = (WebhookId::new(), WebhookId::new());
+        assert_eq!(
+            message_id(event, a),
+            message_id(event, a),
+            "a replay finds the same row"
+        );
+        assert_ne!(
+            message_id(event, a),
+            message_id(event, b),
+            "one row per endpoint"
+        );
+        assert_ne!(
+            message_id(event, a),
+            message_id(Uuid::now_v7(), a),
+            "one row per event"
+        );
+        let id = message_id(event, a);
+        assert_eq!(id.get_version_num(), 7);
+        assert_eq!(id.get_variant(), uuid::Variant::RFC4122);
+        assert_eq!(
+            id.get_timestamp(),
+            event.get_timestamp(),
+            "sorts by the event's time"
+        );
     }
 }

@@ -263,9 +263,7 @@ impl WebhookHandle {
         let data = serde_json::json!({ "message": "test event", "endpoint_id": id });
         let envelope =
             super::fanout::envelope(scope.workspace_id(), "test", self.shared.clock.now(), data);
-        let message = super::fanout::enqueue(&self.shared, scope, &e, &envelope).await?;
-        self.shared.wake.notify_one();
-        Ok(message)
+        super::fanout::enqueue(&self.shared, scope, &e, &envelope).await
     }
 
     /// The endpoint's attempts, newest first.
@@ -312,7 +310,12 @@ impl WebhookHandle {
         m.next_attempt_at = Some(now);
         m.updated_at = now;
         self.shared.store.put_webhook_message(scope, &m).await?;
-        self.shared.wake.notify_one();
+        self.shared.hand_over(schema::WebhookDueRef {
+            due_at: now,
+            workspace_id: m.workspace_id,
+            endpoint_id: m.endpoint_id,
+            message_id: m.id,
+        });
         Ok(())
     }
 }

@@ -1,24 +1,27 @@
-//! Outbound webhooks (Standard Webhooks v1). Engine events are fanned out into a durable outbox
-//! (one message per event and subscribed endpoint, see [`schema::WebhookStore`]); the
+//! Outbound webhooks (Standard Webhooks v1). Engine events are logged durably
+//! ([`crate::event_log`]), read from the log by cursor ([`feed`]) and fanned out into a durable
+//! outbox (one message per event and subscribed endpoint, see [`schema::WebhookStore`]); the
 //! [`dispatch`] loop posts due messages, signs them with the endpoint's secret(s), logs every
 //! attempt and retries on the Svix schedule, disabling an endpoint that never recovers.
 //!
-//! Flow: engine event -> [`fanout`] -> outbox row + due index -> [`dispatch`] -> receiver.
-//! Delivery is at least once and unordered; receivers dedupe on `webhook-id`.
+//! Flow: state change + event log row -> [`feed`] -> [`fanout`] -> outbox row + due index ->
+//! [`dispatch`] -> receiver. Delivery is at least once and unordered; receivers dedupe on
+//! `webhook-id`, which is the logged event's id and survives restarts.
 
 pub mod dispatch;
 pub mod fanout;
+pub mod feed;
 pub mod inbound;
 mod manage;
 pub mod purge;
 pub mod target;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiff::SignedDuration;
-use schema::{Store, WebhookEndpoint};
+use schema::{Store, WebhookDueRef, WebhookEndpoint};
 use serde::Serialize;
 use tenants::{SharedClock, WebhookId, WorkspaceId};
 use tokio::sync::{Notify, broadcast, mpsc, oneshot};
@@ -141,13 +144,28 @@ pub(crate) struct Shared {
     pub(crate) allow_private: AtomicBool,
     pub(crate) http: reqwest::Client,
     pub(crate) wake: Notify,
+    /// Due rows written by this process since the dispatcher's last pass (see [`dispatch`]).
+    pub(crate) fresh: Mutex<Vec<WebhookDueRef>>,
+    /// Wakes the [`feed`] (an event was logged).
+    pub(crate) feed_wake: Notify,
     pub(crate) notices_tx: broadcast::Sender<WebhookNotice>,
     pub(crate) tick_tx: mpsc::Sender<oneshot::Sender<()>>,
+    pub(crate) feed_tick_tx: mpsc::Sender<oneshot::Sender<()>>,
 }
 
 impl Shared {
     pub(crate) fn allow_private(&self) -> bool {
         self.allow_private.load(Ordering::Relaxed)
+    }
+
+    /// Hands a due row just written to the dispatcher and wakes it: the dispatcher reads the
+    /// due index incrementally, and a row due now may sort before its resume point.
+    pub(crate) fn hand_over(&self, due: WebhookDueRef) {
+        self.fresh
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(due);
+        self.wake.notify_one();
     }
 }
 
@@ -163,9 +181,9 @@ impl std::fmt::Debug for WebhookHandle {
     }
 }
 
-/// Starts the fan-out (from `events_rx`) and the dispatcher; both stop when `cancel` fires.
-/// Pending messages already in the store are picked up by the first scan, so a restart loses
-/// no attempt.
+/// Starts the feed (which reads the event log; `events_rx` only wakes it) and the dispatcher;
+/// both stop when `cancel` fires. Events logged but not fanned out, and pending messages already
+/// in the store, are picked up by their first pass, so a restart loses neither.
 ///
 /// # Errors
 /// [`EngineError::Unavailable`] when the HTTP client cannot be built.
@@ -186,6 +204,7 @@ pub fn start(
         .build()
         .map_err(|e| EngineError::Unavailable(format!("webhook http client: {e}")))?;
     let (tick_tx, tick_rx) = mpsc::channel(16);
+    let (feed_tick_tx, feed_tick_rx) = mpsc::channel(16);
     let (notices_tx, _) = broadcast::channel(256);
     let shared = Arc::new(Shared {
         store,
@@ -195,10 +214,18 @@ pub fn start(
         config,
         http,
         wake: Notify::new(),
+        fresh: Mutex::new(Vec::new()),
+        feed_wake: Notify::new(),
         notices_tx,
         tick_tx,
+        feed_tick_tx,
     });
-    crate::runtime::spawn(fanout::run(shared.clone(), events_rx, cancel.clone()));
+    crate::runtime::spawn(feed::run(
+        shared.clone(),
+        events_rx,
+        feed_tick_rx,
+        cancel.clone(),
+    ));
     crate::runtime::spawn(dispatch::run(shared.clone(), tick_rx, cancel));
     Ok(WebhookHandle { shared })
 }
@@ -214,21 +241,23 @@ impl WebhookHandle {
         self.shared.notices_tx.subscribe()
     }
 
-    /// Runs a dispatch pass now and returns when it is done: every message due on the engine
-    /// clock has had its attempt. Tests advance a `ManualClock` and call this.
+    /// Runs a feed pass (every logged event fanned out) and then a dispatch pass, and returns
+    /// when both are done: every message due on the engine clock has had its attempt. Tests
+    /// advance a `ManualClock` and call this.
     ///
     /// # Errors
-    /// [`EngineError::Unavailable`] when the dispatcher has stopped.
+    /// [`EngineError::Unavailable`] when the feed or the dispatcher has stopped.
     pub async fn tick(&self) -> Result<(), EngineError> {
-        let (done_tx, done_rx) = oneshot::channel();
-        self.shared
-            .tick_tx
-            .send(done_tx)
-            .await
-            .map_err(|_| EngineError::Unavailable("webhook dispatcher stopped".into()))?;
-        done_rx
-            .await
-            .map_err(|_| EngineError::Unavailable("webhook dispatcher stopped".into()))
+        for tx in [&self.shared.feed_tick_tx, &self.shared.tick_tx] {
+            let (done_tx, done_rx) = oneshot::channel();
+            tx.send(done_tx)
+                .await
+                .map_err(|_| EngineError::Unavailable("webhook dispatcher stopped".into()))?;
+            done_rx
+                .await
+                .map_err(|_| EngineError::Unavailable("webhook dispatcher stopped".into()))?;
+        }
+        Ok(())
     }
 }
 

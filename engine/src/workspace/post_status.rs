@@ -67,7 +67,7 @@ impl DirtyPosts {
 }
 
 /// Recomputes a post's status from its deliveries, stores it when it changed and emits the
-/// matching event once.
+/// matching event once (logged durably in the same commit as the status).
 async fn update_post_status(
     ctx: &Ctx,
     scope: WorkspaceScope,
@@ -87,13 +87,15 @@ async fn update_post_status(
     }
     post.status = status;
     post.updated_at = ctx.now();
-    ctx.store.update_post(scope, &post).await?;
     let kind = match status {
         PostStatus::Published => EventKind::PostPublished,
         PostStatus::PartiallyPublished => EventKind::PostPartiallyPublished,
         PostStatus::Failed => EventKind::PostFailed,
         PostStatus::Canceled => EventKind::PostCanceled,
-        _ => return Ok(()),
+        _ => {
+            ctx.store.update_post(scope, &post).await?;
+            return Ok(());
+        }
     };
     let reason = deliveries
         .iter()
@@ -104,14 +106,20 @@ async fn update_post_status(
         })
         .map(|e| format!("{}: {}", e.code, e.message))
         .next();
-    ctx.emit(EngineEvent {
+    let event = EngineEvent {
         kind,
         workspace_id: scope.workspace_id(),
         post_id: Some(post_id),
         account_id: None,
         reason,
-        at: ctx.now(),
-    });
+        at: post.updated_at,
+    };
+    // The new status and the event reporting it commit together: a crash cannot keep one
+    // without the other.
+    ctx.store
+        .update_post_logged(scope, &post, &crate::event_log::logged(&event))
+        .await?;
+    ctx.emit(event);
     Ok(())
 }
 

@@ -8,9 +8,11 @@ use tenants::PostId;
 
 use super::RedbStore;
 use super::access::Lookup;
+use super::events::ANALYTICS_JOBS_BY_WORKSPACE;
 use super::tables::{ANALYTICS_DUE, METRIC_PARTITIONS, METRIC_SAMPLES, POST_METRIC_SAMPLES};
 use super::writer::Outcome;
 use crate::error::StoreResult;
+use crate::keys::KeyReader;
 use crate::layout::{check_scope, decode, encode, nanos, nanos_saturating};
 use crate::scope::{AccountScope, WorkspaceScope};
 use crate::store::{Page, PageRequest, hour_bucket};
@@ -98,7 +100,9 @@ impl AnalyticsStore for RedbStore {
     }
 
     async fn put_analytics_job(&self, job: &AnalyticsJob) -> StoreResult<()> {
-        let k = key::due(hour_bucket(job.due_at), nanos(job.due_at)?, job.id);
+        let (hour, due_ns) = (hour_bucket(job.due_at), nanos(job.due_at)?);
+        let k = key::due(hour, due_ns, job.id);
+        let wk = key::job_of_ws(job.workspace_id, hour, due_ns, job.id);
         let expires_at = Timestamp::now().max(job.due_at) + JOB_RETENTION;
         let v = encode(
             ANALYTICS_DUE,
@@ -107,10 +111,33 @@ impl AnalyticsStore for RedbStore {
                 expires_at,
             },
         )?;
+        let wv = encode(ANALYTICS_JOBS_BY_WORKSPACE, &expires_at)?;
         self.write_done(Box::new(move |tx| {
             tx.put(ANALYTICS_DUE, k, v);
+            tx.put(ANALYTICS_JOBS_BY_WORKSPACE, wk, wv);
             Ok(Outcome::Done)
         }))
+        .await
+    }
+
+    /// One write plan: the workspace's job list gives the keys of its index rows.
+    async fn purge_analytics_jobs(
+        &self,
+        scope: WorkspaceScope,
+        max_rows: usize,
+    ) -> StoreResult<PurgeProgress> {
+        let prefix = key::jobs_of_ws_part(scope.workspace_id());
+        let budget = max_rows.max(1);
+        self.purge_rows(budget, move |tx, doomed| {
+            tx.scan_from(ANALYTICS_JOBS_BY_WORKSPACE, &prefix, None, &mut |k, _| {
+                let mut r = KeyReader::new(&k[prefix.len()..]);
+                let (hour, due_ns, job) = (r.i64()?, r.i64()?, r.uuid()?);
+                doomed.push((ANALYTICS_DUE, key::due(hour, due_ns, job)));
+                doomed.push((ANALYTICS_JOBS_BY_WORKSPACE, k.to_vec()));
+                Ok(doomed.len() < budget)
+            })?;
+            Ok(())
+        })
         .await
     }
 
@@ -139,31 +166,18 @@ impl AnalyticsStore for RedbStore {
     ) -> StoreResult<PurgeProgress> {
         let prefix = crate::layout::key::ws(scope.workspace_id());
         let budget = max_rows.max(1);
-        let outcome = self
-            .write(Box::new(move |tx| {
-                let mut doomed: Vec<(&'static str, Vec<u8>)> = Vec::new();
-                // The partition index goes last, as on ScyllaDB.
-                for table in [POST_METRIC_SAMPLES, METRIC_SAMPLES, METRIC_PARTITIONS] {
-                    if doomed.len() < budget {
-                        tx.scan_from(table, &prefix, None, &mut |k, _| {
-                            doomed.push((table, k.to_vec()));
-                            Ok(doomed.len() < budget)
-                        })?;
-                    }
+        self.purge_rows(budget, move |tx, doomed| {
+            // The partition index goes last, as on ScyllaDB.
+            for table in [POST_METRIC_SAMPLES, METRIC_SAMPLES, METRIC_PARTITIONS] {
+                if doomed.len() < budget {
+                    tx.scan_from(table, &prefix, None, &mut |k, _| {
+                        doomed.push((table, k.to_vec()));
+                        Ok(doomed.len() < budget)
+                    })?;
                 }
-                let progress = PurgeProgress {
-                    num_deleted: doomed.len() as u64,
-                    done: doomed.len() < budget,
-                };
-                for (table, k) in doomed {
-                    tx.delete(table, k);
-                }
-                Ok(Outcome::Purge(progress))
-            }))
-            .await?;
-        match outcome {
-            Outcome::Purge(p) => Ok(p),
-            _ => Err(super::unexpected()),
-        }
+            }
+            Ok(())
+        })
+        .await
     }
 }

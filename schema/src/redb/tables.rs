@@ -89,6 +89,7 @@ pub(crate) fn tables_of(version: u32) -> &'static [&'static str] {
             METRIC_PARTITIONS,
         ],
         5 => super::imports::TABLES,
+        6 => super::events::TABLES,
         3 => super::privacy::TABLES,
         2 => super::erasure::TABLES,
         _ => &[],

@@ -147,6 +147,36 @@ impl WebhookStore for RedbStore {
         .await
     }
 
+    async fn webhook_due_between(
+        &self,
+        bucket: i64,
+        after: Option<(Timestamp, Uuid)>,
+        until: Timestamp,
+        limit: usize,
+    ) -> StoreResult<Vec<WebhookDueRef>> {
+        let prefix = key::due_part(bucket);
+        let after = after
+            .map(|(at, id)| Ok::<_, crate::error::StoreError>(key::due(bucket, nanos(at)?, id)))
+            .transpose()?;
+        let limit = limit.max(1);
+        let now = Timestamp::now();
+        self.read(move |r| {
+            let mut out = Vec::new();
+            r.scan_from(WEBHOOK_DUE, &prefix, after.as_deref(), &mut |_, v| {
+                let t: Timed<WebhookDueRef> = decode(WEBHOOK_DUE, v)?;
+                if t.row.due_at > until {
+                    return Ok(false);
+                }
+                if t.expires_at > now {
+                    out.push(t.row);
+                }
+                Ok(out.len() < limit)
+            })?;
+            Ok(out)
+        })
+        .await
+    }
+
     async fn put_webhook_attempt(
         &self,
         scope: WorkspaceScope,
@@ -226,40 +256,27 @@ impl WebhookStore for RedbStore {
     ) -> StoreResult<PurgeProgress> {
         let prefix = key::endpoints_part(scope.workspace_id());
         let budget = max_rows.max(1);
-        let outcome = self
-            .write(Box::new(move |tx| {
-                let mut doomed: Vec<(&'static str, Vec<u8>)> = Vec::new();
-                tx.scan_from(WEBHOOK_MESSAGES, &prefix, None, &mut |k, v| {
-                    let t: Timed<WebhookMessage> = decode(WEBHOOK_MESSAGES, v)?;
-                    if let (WebhookMessageState::Pending, Some(at)) =
-                        (t.row.state, t.row.next_attempt_at)
-                    {
-                        doomed.push((WEBHOOK_DUE, key::due(hour_bucket(at), nanos(at)?, t.row.id)));
-                    }
-                    doomed.push((WEBHOOK_MESSAGES, k.to_vec()));
-                    Ok(doomed.len() < budget)
-                })?;
-                for table in [WEBHOOK_ATTEMPTS, WEBHOOK_ENDPOINTS] {
-                    if doomed.len() < budget {
-                        tx.scan_from(table, &prefix, None, &mut |k, _| {
-                            doomed.push((table, k.to_vec()));
-                            Ok(doomed.len() < budget)
-                        })?;
-                    }
+        self.purge_rows(budget, move |tx, doomed| {
+            tx.scan_from(WEBHOOK_MESSAGES, &prefix, None, &mut |k, v| {
+                let t: Timed<WebhookMessage> = decode(WEBHOOK_MESSAGES, v)?;
+                if let (WebhookMessageState::Pending, Some(at)) =
+                    (t.row.state, t.row.next_attempt_at)
+                {
+                    doomed.push((WEBHOOK_DUE, key::due(hour_bucket(at), nanos(at)?, t.row.id)));
                 }
-                let progress = PurgeProgress {
-                    num_deleted: doomed.len() as u64,
-                    done: doomed.len() < budget,
-                };
-                for (table, k) in doomed {
-                    tx.delete(table, k);
+                doomed.push((WEBHOOK_MESSAGES, k.to_vec()));
+                Ok(doomed.len() < budget)
+            })?;
+            for table in [WEBHOOK_ATTEMPTS, WEBHOOK_ENDPOINTS] {
+                if doomed.len() < budget {
+                    tx.scan_from(table, &prefix, None, &mut |k, _| {
+                        doomed.push((table, k.to_vec()));
+                        Ok(doomed.len() < budget)
+                    })?;
                 }
-                Ok(Outcome::Purge(progress))
-            }))
-            .await?;
-        match outcome {
-            Outcome::Purge(p) => Ok(p),
-            _ => Err(super::unexpected()),
-        }
+            }
+            Ok(())
+        })
+        .await
     }
 }

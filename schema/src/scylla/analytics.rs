@@ -1,5 +1,5 @@
 //! Analytics on ScyllaDB: the metric time series by (account, month), the per-post series, and
-//! the hour-bucketed pull jobs (TTL, never deleted).
+//! the hour-bucketed pull jobs (TTL; deleted with an erased workspace through its job list).
 
 use async_trait::async_trait;
 use futures::TryStreamExt;
@@ -28,6 +28,14 @@ pub(crate) const PUT_ANALYTICS_JOB: &str = "INSERT INTO analytics_due \
     (hour, due_at_ns, job_id, body) VALUES (?, ?, ?, ?) USING TTL ?";
 pub(crate) const LIST_ANALYTICS_DUE: &str = "SELECT due_at_ns, job_id, body FROM analytics_due \
     WHERE hour = ? AND (due_at_ns, job_id) > (?, ?)";
+pub(crate) const PUT_ANALYTICS_JOB_OF_WS: &str = "INSERT INTO analytics_jobs_by_workspace \
+    (workspace_id, hour, due_at_ns, job_id) VALUES (?, ?, ?, ?) USING TTL ?";
+pub(crate) const LIST_ANALYTICS_JOBS_OF_WS: &str = "SELECT hour, due_at_ns, job_id \
+    FROM analytics_jobs_by_workspace WHERE workspace_id = ? LIMIT ?";
+pub(crate) const DELETE_ANALYTICS_JOB: &str =
+    "DELETE FROM analytics_due WHERE hour = ? AND due_at_ns = ? AND job_id = ?";
+pub(crate) const DELETE_ANALYTICS_JOB_OF_WS: &str = "DELETE FROM analytics_jobs_by_workspace \
+    WHERE workspace_id = ? AND hour = ? AND due_at_ns = ? AND job_id = ?";
 pub(crate) const PUT_METRIC_PARTITION: &str =
     "INSERT INTO metric_partitions (workspace_id, account_id, month) VALUES (?, ?, ?)";
 pub(crate) const LIST_METRIC_PARTITIONS: &str =
@@ -126,14 +134,57 @@ impl AnalyticsStore for ScyllaStore {
         let now = Timestamp::now();
         let left = job.due_at.duration_since(now).max(SignedDuration::ZERO) + JOB_RETENTION;
         let ttl = i32::try_from(left.as_secs()).unwrap_or(i32::MAX).max(1);
-        let values = (
-            hour_bucket(job.due_at),
-            nanos(job.due_at)?,
-            job.id,
-            body_text("analytics_due", job)?,
-            ttl,
-        );
-        self.write(&self.st.put_analytics_job, values).await
+        let (hour, due_ns) = (hour_bucket(job.due_at), nanos(job.due_at)?);
+        let parts = vec![
+            part(
+                &self.st.put_analytics_job,
+                (hour, due_ns, job.id, body_text("analytics_due", job)?, ttl),
+            ),
+            part(
+                &self.st.put_analytics_job_of_ws,
+                (job.workspace_id.as_uuid(), hour, due_ns, job.id, ttl),
+            ),
+        ];
+        self.batch(parts).await
+    }
+
+    /// Reads up to `max_rows` of the workspace's job list, then deletes each job's index row
+    /// and list row in logged batches (the list row last, so a crash midway is finished by the
+    /// next call).
+    async fn purge_analytics_jobs(
+        &self,
+        scope: WorkspaceScope,
+        max_rows: usize,
+    ) -> StoreResult<PurgeProgress> {
+        let ws = scope.workspace_id().as_uuid();
+        let budget = max_rows.max(2) / 2;
+        let limit = i32::try_from(budget).unwrap_or(i32::MAX);
+        let mut jobs = Vec::new();
+        let mut rows = self
+            .stream::<(i64, i64, Uuid)>(
+                "analytics_jobs_by_workspace",
+                &self.st.list_analytics_jobs_of_ws,
+                (ws, limit),
+                limit.min(DEFAULT_PAGE_SIZE),
+            )
+            .await?;
+        while let Some(row) = rows.try_next().await.map_err(errors::next_row)? {
+            jobs.push(row);
+        }
+        let done = jobs.len() < budget;
+        let mut parts = Vec::new();
+        for &(hour, due_ns, job) in &jobs {
+            parts.push(part(&self.st.delete_analytics_job, (hour, due_ns, job)));
+            parts.push(part(
+                &self.st.delete_analytics_job_of_ws,
+                (ws, hour, due_ns, job),
+            ));
+        }
+        self.batch(parts).await?;
+        Ok(PurgeProgress {
+            num_deleted: 2 * jobs.len() as u64,
+            done,
+        })
     }
 
     async fn analytics_due_in_bucket(

@@ -35,6 +35,9 @@ pub(crate) const PUT_WEBHOOK_DUE: &str = "INSERT INTO webhook_due \
     (hour, due_at_ns, message_id, workspace_id, endpoint_id) VALUES (?, ?, ?, ?, ?) USING TTL ?";
 pub(crate) const LIST_WEBHOOK_DUE: &str = "SELECT due_at_ns, message_id, workspace_id, endpoint_id \
     FROM webhook_due WHERE hour = ? AND (due_at_ns, message_id) > (?, ?)";
+pub(crate) const LIST_WEBHOOK_DUE_BETWEEN: &str = "SELECT due_at_ns, message_id, workspace_id, \
+    endpoint_id FROM webhook_due WHERE hour = ? AND (due_at_ns, message_id) > (?, ?) \
+    AND (due_at_ns, message_id) <= (?, ?) LIMIT ?";
 pub(crate) const PUT_WEBHOOK_ATTEMPT: &str = "INSERT INTO webhook_attempts \
     (workspace_id, endpoint_id, attempt_id, body) VALUES (?, ?, ?, ?) USING TTL ?";
 pub(crate) const LIST_WEBHOOK_ATTEMPTS: &str = "SELECT attempt_id, body FROM webhook_attempts \
@@ -181,6 +184,47 @@ impl WebhookStore for ScyllaStore {
             }
         }
         Ok(out.finish())
+    }
+
+    async fn webhook_due_between(
+        &self,
+        bucket: i64,
+        after: Option<(Timestamp, Uuid)>,
+        until: Timestamp,
+        limit: usize,
+    ) -> StoreResult<Vec<WebhookDueRef>> {
+        let (after_ns, after_id) = match after {
+            Some((at, id)) => (nanos(at)?, id),
+            None => (i64::MIN, Uuid::nil()),
+        };
+        let limit = i32::try_from(limit.max(1)).unwrap_or(i32::MAX);
+        let mut rows = self
+            .stream::<(i64, Uuid, Uuid, Uuid)>(
+                "webhook_due",
+                &self.st.list_webhook_due_between,
+                (
+                    bucket,
+                    after_ns,
+                    after_id,
+                    nanos(until)?,
+                    Uuid::max(),
+                    limit,
+                ),
+                limit,
+            )
+            .await?;
+        let mut out = Vec::new();
+        while let Some((due_ns, message, ws, endpoint)) =
+            rows.try_next().await.map_err(errors::next_row)?
+        {
+            out.push(WebhookDueRef {
+                due_at: from_nanos("webhook_due", due_ns)?,
+                workspace_id: WorkspaceId(ws),
+                endpoint_id: WebhookId(endpoint),
+                message_id: message,
+            });
+        }
+        Ok(out)
     }
 
     async fn put_webhook_attempt(
