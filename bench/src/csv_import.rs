@@ -43,21 +43,41 @@ const ZONES: [&str; 20] = [
     "Asia/Seoul",
 ];
 
-/// `rows` rows: account `i % 200`, zone `i % 20`, local times spread over the coming months.
-fn generate(rows: usize, handles: &[String], start: Timestamp) -> anyhow::Result<String> {
-    let mut csv = String::with_capacity(rows * 110);
-    csv.push_str("scheduled_at,timezone,accounts,caption,media_urls,first_comment,platforms,status,external_id\n");
+/// Writes `rows` rows to `path`: account `i % 200`, zone `i % 20`, local times spread over the
+/// coming months. Streamed to disk, so the benchmark's own memory does not grow with the file.
+fn generate(path: &Path, rows: usize, handles: &[String], start: Timestamp) -> anyhow::Result<u64> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    out.write_all(b"scheduled_at,timezone,accounts,caption,media_urls,first_comment,platforms,status,external_id\n")?;
     for i in 0..rows {
         let zone = ZONES[i % ZONES.len()];
         let at = start + SignedDuration::from_mins(i64::try_from(i)? * 7);
         let local = at.to_zoned(jiff::tz::TimeZone::get(zone)?).datetime();
         let local = local.strftime("%Y-%m-%dT%H:%M");
         let handle = &handles[i % handles.len()];
-        csv.push_str(&format!(
-            "{local},{zone},{handle},Bulk post number {i} for the launch,,,,scheduled,\n"
-        ));
+        writeln!(
+            out,
+            "{local},{zone},{handle},Bulk post number {i} for the launch,,,,scheduled,"
+        )?;
     }
-    Ok(csv)
+    out.flush()?;
+    Ok(std::fs::metadata(path)?.len())
+}
+
+/// The file as a request body, read in 64 KiB chunks as it is sent.
+async fn file_body(path: &Path) -> anyhow::Result<reqwest::Body> {
+    use tokio::io::AsyncReadExt;
+    let file = tokio::fs::File::open(path).await?;
+    let chunks = futures::stream::try_unfold(file, |mut file| async move {
+        let mut chunk = vec![0u8; 64 * 1024];
+        let n = file.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok::<_, std::io::Error>(None);
+        }
+        chunk.truncate(n);
+        Ok(Some((chunk, file)))
+    });
+    Ok(reqwest::Body::wrap_stream(chunks))
 }
 
 struct Bed {
@@ -67,7 +87,7 @@ struct Bed {
     shutdown_tx: tokio::sync::oneshot::Sender<()>,
     engine: engine::Engine,
     sandbox: Sandbox,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 async fn call(
@@ -161,7 +181,7 @@ async fn start() -> anyhow::Result<Bed> {
         shutdown_tx,
         engine,
         sandbox,
-        _dir: dir,
+        dir,
     })
 }
 
@@ -203,7 +223,7 @@ async fn workspace(bed: &Bed, name: &str) -> anyhow::Result<(String, Vec<String>
 }
 
 /// Uploads and waits for the import's end; returns the final document and the seconds taken.
-async fn import(bed: &Bed, ws: &str, csv: &str, dry_run: bool) -> anyhow::Result<(Value, f64)> {
+async fn import(bed: &Bed, ws: &str, csv: &Path, dry_run: bool) -> anyhow::Result<(Value, f64)> {
     let started = Instant::now();
     let url = format!("{}/v1/workspaces/{ws}/imports?dry_run={dry_run}", bed.base);
     let response = bed
@@ -211,7 +231,8 @@ async fn import(bed: &Bed, ws: &str, csv: &str, dry_run: bool) -> anyhow::Result
         .post(url)
         .bearer_auth(&bed.key)
         .header("content-type", "text/csv")
-        .body(csv.to_owned())
+        .header("content-length", std::fs::metadata(csv)?.len())
+        .body(file_body(csv).await?)
         .send()
         .await?;
     let mut doc: Value = response.error_for_status()?.json().await?;
@@ -233,7 +254,8 @@ pub async fn run(sizes: &[usize]) -> anyhow::Result<Value> {
     let mut runs = Vec::new();
     for &rows in sizes {
         let (ws, handles) = workspace(&bed, &format!("Import {rows}")).await?;
-        let csv = generate(rows, &handles, start_at)?;
+        let csv = bed.dir.path().join(format!("import-{rows}.csv"));
+        let file_bytes = generate(&csv, rows, &handles, start_at)?;
         let (dry, dry_secs) = import(&bed, &ws, &csv, true).await?;
         let peak_after_dry_run = crate::report::peak_rss_bytes();
         let (real, real_secs) = import(&bed, &ws, &csv, false).await?;
@@ -245,9 +267,10 @@ pub async fn run(sizes: &[usize]) -> anyhow::Result<Value> {
                 })
             );
         }
+        std::fs::remove_file(&csv)?;
         runs.push(json!({
             "rows": rows,
-            "file_bytes": csv.len(),
+            "file_bytes": file_bytes,
             "dry_run_seconds": dry_secs,
             "dry_run_status": dry["status"],
             "import_seconds": real_secs,

@@ -98,7 +98,8 @@ impl EngineHandle {
             let deliveries = new_deliveries(post, &accounts, post.scheduled_at.unwrap_or(now), now);
             ctx.store.create_post(scope, post, &deliveries).await?;
             if !deliveries.is_empty() {
-                self.emit_post_event(scope, id, EventKind::PostScheduled);
+                self.emit_post_event(scope, id, EventKind::PostScheduled)
+                    .await;
             }
             view.deliveries = deliveries;
         } else {
@@ -112,7 +113,8 @@ impl EngineHandle {
                     );
                 }
                 if !moved.is_empty() {
-                    self.emit_post_event(scope, id, EventKind::PostScheduled);
+                    self.emit_post_event(scope, id, EventKind::PostScheduled)
+                        .await;
                 }
                 view.deliveries = moved;
             }
@@ -166,7 +168,8 @@ impl EngineHandle {
         view.post.updated_at = ctx.now();
         ctx.store.update_post(scope, &view.post).await?;
         if num_canceled > 0 {
-            self.emit_post_event(scope, id, EventKind::PostCanceled);
+            self.emit_post_event(scope, id, EventKind::PostCanceled)
+                .await;
         }
         Ok(view)
     }

@@ -8,12 +8,13 @@ use jiff::Timestamp;
 use schema::{DueRef, WorkspaceScope};
 use tenants::{
     AccountId, AccountStatus, Delivery, DeliveryEvent, DeliveryId, DeliveryState, FieldError, Post,
-    PostId, PostStatus,
+    PostId,
 };
 
 use crate::api::{EngineHandle, NewPost, PostView};
 use crate::error::EngineError;
 use crate::events::{EngineEvent, EventKind};
+use crate::post_batch::ImportedPost;
 use crate::workspace::WorkspaceMsg;
 
 fn not_found(id: PostId) -> EngineError {
@@ -40,116 +41,29 @@ impl EngineHandle {
             .ok_or_else(|| EngineError::Unavailable("post not created".into()))
     }
 
-    /// Creates many posts (CSV import). Each post is written with its deliveries in one batch.
+    /// Creates many posts, each with its deliveries, in one store batch (see
+    /// [`EngineHandle::import_posts`]).
     ///
     /// # Errors
-    /// As [`EngineHandle::create_post`]; posts before the failing one stay created.
+    /// As [`EngineHandle::create_post`] (nothing is created when a post is invalid);
+    /// [`EngineError::Conflict`] when another post of the workspace holds an `external_id`
+    /// (the other posts are created).
     pub async fn create_posts(
         &self,
         scope: WorkspaceScope,
         new: Vec<NewPost>,
     ) -> Result<Vec<PostView>, EngineError> {
-        self.ensure_ready()?;
-        let ctx = &self.inner.ctx;
-        let ws = ctx
-            .store
-            .get_workspace(scope)
-            .await?
-            .filter(|w| w.deletion_requested_at.is_none())
-            .ok_or_else(|| EngineError::NotFound {
-                kind: "workspace",
-                id: scope.workspace_id().to_string(),
-            })?;
         let mut views = Vec::with_capacity(new.len());
-        let mut due: BTreeMap<AccountId, Vec<DueRef>> = BTreeMap::new();
-        for n in new {
-            let now = ctx.now();
-            let mut errors = Vec::new();
-            if !matches!(n.status, PostStatus::Draft | PostStatus::Scheduled) {
-                errors.push(FieldError::new(
-                    "status",
-                    "a new post must be draft or scheduled",
-                ));
-            }
-            if n.status == PostStatus::Scheduled && n.account_ids.is_empty() {
-                errors.push(FieldError::new(
-                    "account_ids",
-                    "choose at least one account",
-                ));
-            }
-            let mut accounts = Vec::new();
-            for (i, id) in n.account_ids.iter().enumerate() {
-                match ctx.store.get_account(scope.account(*id)).await? {
-                    Some(a) if a.status != AccountStatus::Disconnected => accounts.push(a),
-                    _ => errors.push(FieldError::new(
-                        format!("account_ids[{i}]"),
-                        "no connected account with this id",
-                    )),
+        for imported in self.import_posts(scope, new).await? {
+            match imported {
+                ImportedPost::Created(view) => views.push(*view),
+                ImportedPost::Existing(id) => {
+                    return Err(EngineError::Conflict(format!(
+                        "post {id} already has this external_id"
+                    )));
                 }
             }
-            let platforms: Vec<_> = accounts.iter().map(|a| a.platform).collect();
-            let media = media_kinds(ctx, scope, &n.media_ids, &n.media_urls, &mut errors).await?;
-            errors.extend(tenants::validate_post_content(
-                &n.caption,
-                &n.variants,
-                &media,
-                &platforms,
-            ));
-            let (due_at, timezone) = match &n.schedule {
-                None => (None, ws.timezone.clone()),
-                Some(input) => match tenants::resolve(input, &ws.timezone) {
-                    Ok(at) => {
-                        let tz = match input {
-                            tenants::ScheduleInput::Local { timezone, .. }
-                                if !timezone.is_empty() =>
-                            {
-                                timezone.clone()
-                            }
-                            _ => ws.timezone.clone(),
-                        };
-                        (Some(at), tz)
-                    }
-                    Err(e) => {
-                        errors.push(FieldError::new("schedule", e.to_string()));
-                        (None, ws.timezone.clone())
-                    }
-                },
-            };
-            if !errors.is_empty() {
-                return Err(EngineError::Validation(errors));
-            }
-            let post = Post {
-                id: PostId::new(),
-                workspace_id: scope.workspace_id(),
-                caption: n.caption,
-                variants: n.variants,
-                media_ids: n.media_ids,
-                media_urls: n.media_urls,
-                first_comment: n.first_comment,
-                account_ids: n.account_ids,
-                status: n.status,
-                scheduled_at: due_at,
-                timezone,
-                external_id: n.external_id,
-                created_by: n.created_by,
-                created_at: now,
-                updated_at: now,
-            };
-            let deliveries = if post.status == PostStatus::Scheduled {
-                new_deliveries(&post, &accounts, due_at.unwrap_or(now), now)
-            } else {
-                Vec::new()
-            };
-            ctx.store.create_post(scope, &post, &deliveries).await?;
-            if !deliveries.is_empty() {
-                self.emit_post_event(scope, post.id, EventKind::PostScheduled);
-            }
-            for d in &deliveries {
-                due.entry(d.account_id).or_default().push(due_ref(d));
-            }
-            views.push(PostView { post, deliveries });
         }
-        self.schedule(scope, due).await;
         Ok(views)
     }
 
@@ -198,17 +112,24 @@ impl EngineHandle {
         }
     }
 
-    /// Emits a post event (`post.scheduled`, `post.canceled`) once its store write succeeded.
-    pub(crate) fn emit_post_event(&self, scope: WorkspaceScope, post_id: PostId, kind: EventKind) {
+    /// Emits a post event (`post.scheduled`, `post.canceled`) once its store write succeeded,
+    /// logging it durably first.
+    pub(crate) async fn emit_post_event(
+        &self,
+        scope: WorkspaceScope,
+        post_id: PostId,
+        kind: EventKind,
+    ) {
         let ctx = &self.inner.ctx;
-        ctx.emit(EngineEvent {
+        ctx.emit_logged(EngineEvent {
             kind,
             workspace_id: scope.workspace_id(),
             post_id: Some(post_id),
             account_id: None,
             reason: None,
             at: ctx.now(),
-        });
+        })
+        .await;
     }
 
     /// Tells the account actors about deliveries in their window.
@@ -286,7 +207,7 @@ pub(crate) fn due_ref(d: &Delivery) -> DueRef {
 /// The media kinds a post carries: one per public URL (its extension, an image when unknown);
 /// uploaded media (`media_ids`) must exist in the workspace, and count by their content type
 /// when no URL is given (the gateway sends one URL per uploaded media).
-async fn media_kinds(
+pub(crate) async fn media_kinds(
     ctx: &crate::context::Ctx,
     scope: WorkspaceScope,
     media_ids: &[tenants::MediaId],

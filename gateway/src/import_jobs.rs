@@ -1,37 +1,34 @@
-//! CSV import jobs: the upload spooled to a file under the data dir, [`run_import`] over it on a
-//! blocking thread, rows turned into posts and deliveries through the engine in batches
-//! ([`engine::EngineHandle::create_posts`]), and the job's progress and report kept in the
-//! store (`ImportStore`) so that they survive a restart.
+//! CSV import jobs: the upload spooled to a file under the data dir
+//! ([`crate::import_spool`]), [`run_import`] over it on a blocking thread, rows turned into
+//! posts and deliveries through the engine in batches
+//! ([`engine::EngineHandle::import_posts`], one store transaction per batch), and the job's
+//! progress and report kept in the store (`ImportStore`) so that they survive a restart.
 //!
-//! Flow: `POST .../imports` -> [`spool_upload`] -> [`ImportJob::run`] (now, or as a background
-//! job for a large file) -> [`StoreSink`] (dedup by `external_id`, batch create) -> store.
+//! Flow: `POST .../imports` -> [`crate::import_spool::spool_upload`] -> [`ImportJob::persist`]
+//! -> [`ImportJob::run`] (now, or as a background job for a large file) -> [`StoreSink`]
+//! (dedup by `external_id`, batch create, in `import_sink.rs`) -> store.
 //!
-//! A job that was running when the process stopped stays `running` in the store; it is not
-//! resumed (the spooled file is gone), and uploading the file again creates only what is
-//! missing.
+//! The upload and its spec stay on disk until the final report is saved; a job interrupted by
+//! a restart is run again from them by [`crate::import_resume`], which skips the rows already
+//! imported.
 
 use std::io::BufReader;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use engine::{NewPost, ScheduleInput};
-use futures::{Stream, StreamExt};
 use jiff::{SignedDuration, Timestamp};
 use schema::{ImportRecord, WorkspaceScope};
 use serde::{Deserialize, Serialize};
-use tenants::{ImportId, PostId, UserId};
-use tokio::io::AsyncWriteExt;
-use tokio::runtime::Handle;
+use tenants::UserId;
 use tokio::sync::Semaphore;
 use utoipa::ToSchema;
 
 use crate::csv_import::{
-    AccountDirectory, ImportOptions, ImportReport, ImportSink, ImportStatus, SinkError, ValidRow,
-    run_import,
+    AccountDirectory, ImportOptions, ImportReport, ImportStatus, SinkError, run_import,
 };
 use crate::error::ApiError;
+use crate::import_sink::StoreSink;
+use crate::import_spool::{JobSpec, SpooledUpload, remove_files};
 use crate::state::AppState;
 
 /// Limits and tuning of CSV imports (part of [`crate::GatewayConfig`]).
@@ -145,74 +142,34 @@ pub async fn save(
     Ok(state.store.put_import(scope, &record).await?)
 }
 
-/// An upload spooled to a file; the file is removed when this is dropped.
-#[derive(Debug)]
-pub struct SpooledUpload {
-    path: PathBuf,
-    /// Its size in bytes.
-    pub num_bytes: u64,
-}
-
-impl Drop for SpooledUpload {
-    fn drop(&mut self) {
-        // Already gone is fine; anything else only leaves a file to clean by hand.
-        if let Err(e) = std::fs::remove_file(&self.path)
-            && e.kind() != std::io::ErrorKind::NotFound
-        {
-            tracing::warn!(path = %self.path.display(), error = %e, "import spool not removed");
-        }
-    }
-}
-
-/// Streams an upload to `path`, refusing it (413) as soon as it grows past `max_bytes`.
+/// The workspace's connected accounts, every page.
 ///
 /// # Errors
-/// 413 past the limit (or the outer body limit), 400 for a body that broke off, 500 for a
-/// file that cannot be written.
-pub async fn spool_upload<S, E>(
-    path: PathBuf,
-    max_bytes: u64,
-    body: S,
-) -> Result<SpooledUpload, ApiError>
-where
-    S: Stream<Item = Result<Bytes, E>>,
-    E: std::fmt::Display,
-{
-    let io = |e: std::io::Error| ApiError::Internal(format!("import spool: {e}"));
-    if let Some(dir) = path.parent() {
-        tokio::fs::create_dir_all(dir).await.map_err(io)?;
-    }
-    let file = tokio::fs::File::create(&path).await.map_err(io)?;
-    let mut spooled = SpooledUpload { path, num_bytes: 0 };
-    let mut out = tokio::io::BufWriter::with_capacity(64 * 1024, file);
-    let too_large = || ApiError::PayloadTooLarge {
-        limit_bytes: usize::try_from(max_bytes).unwrap_or(usize::MAX),
-    };
-    let mut body = std::pin::pin!(body);
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| {
-            if e.to_string().contains("length limit") {
-                too_large()
-            } else {
-                ApiError::bad_request("unreadable_body", "the upload broke off before its end")
-            }
-        })?;
-        spooled.num_bytes += chunk.len() as u64;
-        if spooled.num_bytes > max_bytes {
-            return Err(too_large());
+/// The store's failure.
+pub async fn account_directory(
+    state: &AppState,
+    scope: WorkspaceScope,
+) -> Result<AccountDirectory, ApiError> {
+    let mut accounts = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = state
+            .store
+            .list_accounts(
+                scope,
+                schema::PageRequest {
+                    cursor,
+                    limit: 1000,
+                },
+            )
+            .await?;
+        accounts.extend(page.items);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
         }
-        out.write_all(&chunk).await.map_err(io)?;
     }
-    out.flush().await.map_err(io)?;
-    Ok(spooled)
-}
-
-/// Where the upload of import `id` is spooled.
-pub fn spool_path(data_dir: &Path, scope: WorkspaceScope, id: ImportId) -> PathBuf {
-    data_dir
-        .join("imports")
-        .join(scope.workspace_id().to_string())
-        .join(format!("{id}.csv"))
+    Ok(AccountDirectory::from_accounts(&accounts))
 }
 
 /// One import to run over a spooled upload.
@@ -233,7 +190,22 @@ pub struct ImportJob {
 }
 
 impl ImportJob {
-    /// Runs the import to its end and saves its final document. Waits for a free slot first.
+    /// Writes the job's spec beside its upload and keeps both: from here on, a restart runs
+    /// the job again ([`crate::import_resume`]) until it has saved its final report.
+    ///
+    /// # Errors
+    /// 500 when the spec cannot be written.
+    pub async fn persist(&mut self) -> Result<(), ApiError> {
+        JobSpec::new(self.scope.workspace_id(), self.created_by, &self.opts)
+            .write(self.upload.path())
+            .await
+            .map_err(|e| ApiError::Internal(format!("import spec: {e}")))?;
+        self.upload.keep();
+        Ok(())
+    }
+
+    /// Runs the import to its end, saves its final document, then removes the upload and its
+    /// spec. Waits for a free slot first.
     pub async fn run(self, state: AppState) -> ImportDoc {
         let ImportJob {
             scope,
@@ -250,37 +222,40 @@ impl ImportJob {
             tracing::warn!(import_id = %doc.report.id, error = %e, "import progress not saved");
         }
         let id = doc.report.id;
-        let mut sink = StoreSink {
-            rt: Handle::current(),
-            state: state.clone(),
-            scope,
-            created_by,
-            doc: doc.clone(),
-            last_saved: Instant::now(),
-        };
+        let mut sink = StoreSink::new(state.clone(), scope, created_by, doc.clone());
         let started = Instant::now();
+        let spool = upload.path().to_path_buf();
         let finished = tokio::task::spawn_blocking(move || {
             let open = || {
-                std::fs::File::open(&upload.path).map(|f| BufReader::with_capacity(64 * 1024, f))
+                std::fs::File::open(upload.path()).map(|f| BufReader::with_capacity(64 * 1024, f))
             };
             let report = run_import(open, id, &opts, &accounts, &mut sink);
-            drop(upload);
-            report
+            (report, upload)
         })
         .await;
-        doc.report = match finished {
-            Ok(report) => report,
+        let upload = match finished {
+            Ok((report, upload)) => {
+                doc.report = report;
+                Some(upload)
+            }
             Err(e) => {
                 tracing::error!(import_id = %id, error = %e, "import task failed");
                 let mut report = ImportReport::new(id, doc.report.dry_run);
                 report.status = ImportStatus::Failed;
-                report
+                doc.report = report;
+                None
             }
         };
         doc.rows_processed = doc.report.rows_total;
         doc.updated_at = state.clock.now();
-        if let Err(e) = save(&state, scope, &doc).await {
-            tracing::error!(import_id = %id, error = %e, "import report not saved");
+        match save(&state, scope, &doc).await {
+            // The report is durable: the upload is no longer needed to finish the job.
+            Ok(()) => match upload {
+                Some(upload) => upload.remove(),
+                None => remove_files(&spool),
+            },
+            // Kept: a restart runs the job again (rows already imported are skipped).
+            Err(e) => tracing::error!(import_id = %id, error = %e, "import report not saved"),
         }
         publish_completed(&state, scope, &doc).await;
         tracing::info!(
@@ -318,96 +293,5 @@ async fn publish_completed(state: &AppState, scope: WorkspaceScope, doc: &Import
     });
     if let Err(e) = webhooks.publish(scope, "import.completed", data).await {
         tracing::warn!(import_id = %report.id, error = %e, "import.completed not enqueued");
-    }
-}
-
-/// Engine batches of one import in flight at once.
-const CREATE_CONCURRENCY: usize = 64;
-
-/// How often a running job saves its progress.
-const PROGRESS_EVERY: Duration = Duration::from_millis(500);
-
-/// The store and the engine behind [`run_import`]. Blocking: lives on a `spawn_blocking`
-/// thread and drives the async store through the runtime's handle.
-struct StoreSink {
-    rt: Handle,
-    state: AppState,
-    scope: WorkspaceScope,
-    created_by: Option<UserId>,
-    doc: ImportDoc,
-    last_saved: Instant,
-}
-
-impl ImportSink for StoreSink {
-    fn find_imported(&mut self, keys: &[String]) -> Result<Vec<Option<PostId>>, SinkError> {
-        let (store, scope) = (&self.state.store, self.scope);
-        let lookups = keys
-            .iter()
-            .map(|k| store.find_post_by_external_id(scope, k));
-        let found = self.rt.block_on(futures::future::try_join_all(lookups))?;
-        Ok(found)
-    }
-
-    /// The rows go to the engine as [`CREATE_CONCURRENCY`] batches at once, so the store's
-    /// group commit can write many posts per transaction.
-    fn create(&mut self, rows: &[ValidRow]) -> Result<Vec<PostId>, SinkError> {
-        let engine = self.state.engine().map_err(|e| e.to_string())?;
-        let per_batch = rows.len().div_ceil(CREATE_CONCURRENCY).max(1);
-        let batches = rows.chunks(per_batch).map(|chunk| {
-            let new: Vec<NewPost> = chunk.iter().map(|r| new_post(r, self.created_by)).collect();
-            engine.create_posts(self.scope, new)
-        });
-        let created = self.rt.block_on(futures::future::try_join_all(batches))?;
-        Ok(created.into_iter().flatten().map(|v| v.post.id).collect())
-    }
-
-    fn progress(&mut self, rows_read: u64, posts_created: u64) {
-        if self.last_saved.elapsed() < PROGRESS_EVERY {
-            return;
-        }
-        self.last_saved = Instant::now();
-        self.doc.rows_processed = rows_read;
-        self.doc.report.posts_created = posts_created;
-        self.doc.updated_at = self.state.clock.now();
-        if let Err(e) = self.rt.block_on(save(&self.state, self.scope, &self.doc)) {
-            tracing::warn!(import_id = %self.doc.report.id, error = %e, "import progress not saved");
-        }
-    }
-}
-
-/// The engine's request for one valid row. The time goes as wall-clock time in the row's zone
-/// (so the post keeps that zone), unless that reads back as another instant (the later half of
-/// a DST overlap), in which case it goes as the instant.
-fn new_post(row: &ValidRow, created_by: Option<UserId>) -> NewPost {
-    let schedule = row.scheduled_at.map(|at| {
-        let local = tenants::parse_timezone(&row.timezone)
-            .ok()
-            .map(|tz| at.to_zoned(tz).datetime());
-        match local {
-            Some(local) => {
-                let input = ScheduleInput::Local {
-                    local,
-                    timezone: row.timezone.clone(),
-                };
-                if tenants::resolve(&input, &row.timezone).ok() == Some(at) {
-                    input
-                } else {
-                    ScheduleInput::At(at)
-                }
-            }
-            None => ScheduleInput::At(at),
-        }
-    });
-    NewPost {
-        caption: row.caption.clone(),
-        account_ids: row.account_ids.clone(),
-        schedule,
-        status: row.status,
-        media_ids: Vec::new(),
-        media_urls: row.media_urls.clone(),
-        variants: Default::default(),
-        first_comment: row.first_comment.clone(),
-        external_id: Some(row.dedup_key()),
-        created_by,
     }
 }

@@ -6,8 +6,8 @@ mod csv_support;
 use bytes::Bytes;
 use csv_support::*;
 use gateway::csv_import::{
-    ImportError, ImportMode, ImportOptions, ImportReport, ImportSink, ImportStatus, SinkError,
-    ValidRow, body_channel, parse_rows, run_import,
+    CreatedRow, ImportError, ImportMode, ImportOptions, ImportReport, ImportSink, ImportStatus,
+    SinkError, ValidRow, body_channel, parse_rows, run_import,
 };
 use tenants::{ImportId, PostId};
 
@@ -206,7 +206,7 @@ impl ImportSink for FailingSink {
         Ok(vec![None; keys.len()])
     }
 
-    fn create(&mut self, _rows: &[ValidRow]) -> Result<Vec<PostId>, SinkError> {
+    fn create(&mut self, _rows: &[ValidRow]) -> Result<Vec<CreatedRow>, SinkError> {
         Err("connection refused by 10.0.0.7:9042".into())
     }
 }

@@ -45,7 +45,9 @@ pub use columns::{CANONICAL_COLUMNS, ColumnMap, Field};
 pub use datetime::{DateOrder, parse_datetime};
 pub use export::{ExportError, ExportWriter, neutralise, strip_neutralisation};
 pub use reader::{ParsedRow, RowReader, parse_rows};
-pub use report::{AlreadyImported, ImportReport, ImportSink, ImportStatus, SinkError, run_import};
+pub use report::{
+    AlreadyImported, CreatedRow, ImportReport, ImportSink, ImportStatus, SinkError, run_import,
+};
 pub use source::sniff_delimiter;
 pub use ssrf::{MediaUrlError, check_media_url};
 

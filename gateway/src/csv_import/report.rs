@@ -20,8 +20,10 @@ use super::accounts::AccountDirectory;
 use super::reader::parse_rows;
 use super::{ImportError, ImportMode, ImportOptions, RowError, ValidRow};
 
-/// Rows looked up and created together.
+/// Rows validated and looked up together (and the progress step).
 pub const BATCH_ROWS: usize = 500;
+/// Rows created together: one [`ImportSink::create`] call, a few store transactions.
+pub const CREATE_BATCH_ROWS: usize = 4_000;
 /// The most entries `errors` and `already_imported` list; counts go on beyond.
 pub const MAX_REPORTED: usize = 1_000;
 
@@ -37,13 +39,37 @@ pub trait ImportSink {
     /// A store failure.
     fn find_imported(&mut self, keys: &[String]) -> Result<Vec<Option<PostId>>, SinkError>;
 
-    /// Creates one post per row (none of them already imported) and returns their ids. The
-    /// store should refuse a duplicate `external_id` itself, to close the race between two
-    /// uploads of one file.
+    /// Creates one post per row (none of them known to be imported) and says, row by row,
+    /// what became of it. The store refuses a duplicate `external_id` itself, closing the race
+    /// between two uploads of one file: a row another upload created meanwhile comes back as
+    /// [`CreatedRow::AlreadyImported`].
     ///
     /// # Errors
     /// A store failure.
-    fn create(&mut self, rows: &[ValidRow]) -> Result<Vec<PostId>, SinkError>;
+    fn create(&mut self, rows: &[ValidRow]) -> Result<Vec<CreatedRow>, SinkError>;
+
+    /// Starts creating `rows` and may return before they are written, with the outcomes of
+    /// rows submitted earlier (each with its row), so that reading the next rows overlaps
+    /// with writing these. The default creates them now.
+    ///
+    /// # Errors
+    /// A store failure.
+    fn submit(&mut self, rows: Vec<ValidRow>) -> Result<Vec<(ValidRow, CreatedRow)>, SinkError> {
+        let created = self.create(&rows)?;
+        if created.len() != rows.len() {
+            let message = format!("create answered {} of {} rows", created.len(), rows.len());
+            return Err(message.into());
+        }
+        Ok(rows.into_iter().zip(created).collect())
+    }
+
+    /// Waits until every submitted row is written and returns the outcomes not returned yet.
+    ///
+    /// # Errors
+    /// A store failure.
+    fn drain(&mut self) -> Result<Vec<(ValidRow, CreatedRow)>, SinkError> {
+        Ok(Vec::new())
+    }
 
     /// Told every [`BATCH_ROWS`] rows how far the import is: `rows_read` data rows validated
     /// (all of them once creation starts) and `posts_created` so far. For a progress display;
@@ -51,6 +77,15 @@ pub trait ImportSink {
     fn progress(&mut self, rows_read: u64, posts_created: u64) {
         let _ = (rows_read, posts_created);
     }
+}
+
+/// What [`ImportSink::create`] did with one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreatedRow {
+    /// Its post was created.
+    New(PostId),
+    /// Its dedup key was already taken by this post (created by a concurrent upload).
+    AlreadyImported(PostId),
 }
 
 /// Where an import stands. On the wire: `pending`, `running`, `completed` (succeeded or
@@ -192,7 +227,12 @@ fn pass<R: Read>(
     if !create {
         report.push_errors(rows.header_notices().to_vec());
     }
-    let mut batch = Vec::with_capacity(BATCH_ROWS);
+    let batch_rows = if create {
+        CREATE_BATCH_ROWS
+    } else {
+        BATCH_ROWS
+    };
+    let mut batch = Vec::with_capacity(batch_rows);
     let mut num_seen: usize = 0;
     while let Some(parsed) = rows.next() {
         num_seen += 1;
@@ -207,7 +247,7 @@ fn pass<R: Read>(
         match parsed? {
             Ok(row) => {
                 batch.push(row);
-                if batch.len() == BATCH_ROWS {
+                if batch.len() == batch_rows {
                     flush(sink, report, &mut batch, create)?;
                 }
             }
@@ -219,7 +259,10 @@ fn pass<R: Read>(
         }
     }
     flush(sink, report, &mut batch, create)?;
-    if !create {
+    if create {
+        record_created(report, sink.drain().map_err(ImportError::Sink)?);
+        report.already_imported.sort_by_key(|a| a.row);
+    } else {
         report.rows_total = rows.rows_read();
     }
     sink.progress(report.rows_total, report.posts_created);
@@ -264,8 +307,26 @@ fn flush(
         }
     }
     if create && !fresh.is_empty() {
-        let created = sink.create(&fresh).map_err(ImportError::Sink)?;
-        report.posts_created += created.len() as u64;
+        let done = sink.submit(fresh).map_err(ImportError::Sink)?;
+        record_created(report, done);
     }
     Ok(())
+}
+
+/// Counts created posts and lists rows another upload created meanwhile.
+fn record_created(report: &mut ImportReport, done: Vec<(ValidRow, CreatedRow)>) {
+    for (row, outcome) in done {
+        match outcome {
+            CreatedRow::New(_) => report.posts_created += 1,
+            CreatedRow::AlreadyImported(post_id) => {
+                if report.already_imported.len() < MAX_REPORTED {
+                    report.already_imported.push(AlreadyImported {
+                        row: row.row,
+                        key: row.dedup_key(),
+                        post_id,
+                    });
+                }
+            }
+        }
+    }
 }

@@ -19,10 +19,11 @@ use tenants::ImportId;
 use utoipa::ToSchema;
 
 use crate::auth::{Permission, WorkspaceAccess};
-use crate::csv_import::{AccountDirectory, ImportMode, ImportQuery, ImportReport};
+use crate::csv_import::{ImportMode, ImportQuery, ImportReport};
 use crate::error::{ApiError, FieldIssue};
 use crate::extract::{ListParams, parse_id};
-use crate::import_jobs::{ImportDoc, ImportJob, SpooledUpload, save, spool_path, spool_upload};
+use crate::import_jobs::{ImportDoc, ImportJob, account_directory, save};
+use crate::import_spool::{SpooledUpload, spool_path, spool_upload};
 use crate::state::AppState;
 
 /// The import routes. The upload streams its body itself, under `imports.max_bytes`.
@@ -96,30 +97,6 @@ fn import_query(raw: Option<&str>) -> Result<ImportQuery, ApiError> {
         }
     }
     Ok(query)
-}
-
-/// The workspace's connected accounts, every page.
-async fn directory(state: &AppState, scope: WorkspaceScope) -> Result<AccountDirectory, ApiError> {
-    let mut accounts = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = state
-            .store
-            .list_accounts(
-                scope,
-                schema::PageRequest {
-                    cursor,
-                    limit: 1000,
-                },
-            )
-            .await?;
-        accounts.extend(page.items);
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
-    Ok(AccountDirectory::from_accounts(&accounts))
 }
 
 /// Spools the body, or the first file of a multipart form.
@@ -222,7 +199,7 @@ pub async fn create_import(
     let upload = receive(
         &state,
         request,
-        spool_path(&state.config.data_dir, scope, id),
+        spool_path(&state.config.data_dir, scope.workspace_id(), id),
     )
     .await?;
     let mut report = ImportReport::new(id, opts.dry_run);
@@ -234,16 +211,20 @@ pub async fn create_import(
         updated_at: now,
     };
     let at_once = upload.num_bytes <= limits.sync_max_bytes;
-    let job = ImportJob {
+    let mut job = ImportJob {
         scope,
         opts,
-        accounts: directory(&state, scope).await?,
+        accounts: account_directory(&state, scope).await?,
         upload,
         created_by: access.principal.user_id(),
         doc: doc.clone(),
     };
+    job.persist().await?;
     if at_once {
-        let done = job.run(state).await;
+        // A task of its own, so a client hanging up does not stop the import half-way.
+        let done = tokio::spawn(job.run(state))
+            .await
+            .map_err(|e| ApiError::Internal(format!("import task: {e}")))?;
         return Ok(located(StatusCode::CREATED, scope, &done));
     }
     save(&state, scope, &doc).await?;

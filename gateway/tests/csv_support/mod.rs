@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 
 use gateway::csv_import::{
-    AccountDirectory, ImportError, ImportOptions, ImportSink, RowError, SinkError, ValidRow,
-    parse_rows,
+    AccountDirectory, CreatedRow, ImportError, ImportOptions, ImportSink, RowError, SinkError,
+    ValidRow, parse_rows,
 };
 use jiff::Timestamp;
 use tenants::{AccountId, Platform, PostId};
@@ -128,17 +128,18 @@ impl ImportSink for MemorySink {
         Ok(keys.iter().map(|k| self.by_key.get(k).copied()).collect())
     }
 
-    fn create(&mut self, rows: &[ValidRow]) -> Result<Vec<PostId>, SinkError> {
-        let mut ids = Vec::new();
+    fn create(&mut self, rows: &[ValidRow]) -> Result<Vec<CreatedRow>, SinkError> {
+        let mut out = Vec::new();
         for row in rows {
-            if self.by_key.contains_key(&row.dedup_key()) {
-                return Err("duplicate external_id".into());
+            if let Some(existing) = self.by_key.get(&row.dedup_key()) {
+                out.push(CreatedRow::AlreadyImported(*existing));
+                continue;
             }
             let id = PostId::new();
             self.by_key.insert(row.dedup_key(), id);
             self.created.push(row.clone());
-            ids.push(id);
+            out.push(CreatedRow::New(id));
         }
-        Ok(ids)
+        Ok(out)
     }
 }

@@ -8,7 +8,7 @@
 //!   is opened by one process at a time), the file is uploaded to it, then the server is
 //!   stopped and the key removed. Same code path, same rules, same report.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -17,6 +17,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use schema::StoreUrl;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
+use tokio::io::AsyncReadExt;
 
 use crate::config::Settings;
 
@@ -51,12 +52,13 @@ pub struct ImportArgs {
 /// An unreadable file, an unreachable gateway, a refused upload, or any row that failed.
 pub async fn run(settings: &Settings, args: ImportArgs) -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let body = tokio::fs::read(&args.file)
+    // Fail before starting anything when the file cannot be read.
+    tokio::fs::File::open(&args.file)
         .await
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     let report = match (&args.server, &args.key) {
-        (Some(server), Some(key)) => upload(server, key, &args, body).await?,
-        _ => run_local(settings, &args, body).await?,
+        (Some(server), Some(key)) => upload(server, key, &args).await?,
+        _ => run_local(settings, &args).await?,
     };
     print_report(&report);
     let failed = report["rows_invalid"].as_u64().unwrap_or(0);
@@ -67,13 +69,36 @@ pub async fn run(settings: &Settings, args: ImportArgs) -> anyhow::Result<()> {
     }
 }
 
+/// The file as a request body read in chunks as it is sent (never whole in memory), with
+/// the bytes sent shown on `bar`.
+async fn file_body(path: &Path, bar: &ProgressBar) -> anyhow::Result<(reqwest::Body, u64)> {
+    let file = tokio::fs::File::open(path)
+        .await
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let num_bytes = file.metadata().await?.len();
+    let bar = bar.clone();
+    let chunks = futures::stream::try_unfold((file, 0u64), move |(mut file, sent)| {
+        let bar = bar.clone();
+        async move {
+            let mut chunk = vec![0u8; UPLOAD_CHUNK_BYTES];
+            let n = file.read(&mut chunk).await?;
+            if n == 0 {
+                return Ok::<_, std::io::Error>(None);
+            }
+            chunk.truncate(n);
+            let sent = sent + n as u64;
+            bar.set_message(format!("uploading {} KiB", sent / 1024));
+            Ok(Some((chunk, (file, sent))))
+        }
+    });
+    Ok((reqwest::Body::wrap_stream(chunks), num_bytes))
+}
+
+/// Bytes read from the file per chunk of the upload.
+const UPLOAD_CHUNK_BYTES: usize = 64 * 1024;
+
 /// Uploads the file and follows the job to its end.
-async fn upload(
-    server: &str,
-    key: &str,
-    args: &ImportArgs,
-    body: Vec<u8>,
-) -> anyhow::Result<Value> {
+async fn upload(server: &str, key: &str, args: &ImportArgs) -> anyhow::Result<Value> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(600))
         .build()?;
@@ -94,10 +119,13 @@ async fn upload(
     )?);
     bar.set_message("uploading");
     bar.enable_steady_tick(Duration::from_millis(120));
+    let (body, num_bytes) = file_body(&args.file, &bar).await?;
     let response = http
         .post(url)
         .bearer_auth(key)
         .header("content-type", "text/csv")
+        // Declared, so an oversized file is refused before it is sent.
+        .header("content-length", num_bytes)
         .body(body)
         .send()
         .await
@@ -140,7 +168,7 @@ async fn upload(
 
 /// Serves the configured store from a child `socialcrm serve` on a free loopback port for the
 /// time of one upload.
-async fn run_local(settings: &Settings, args: &ImportArgs, body: Vec<u8>) -> anyhow::Result<Value> {
+async fn run_local(settings: &Settings, args: &ImportArgs) -> anyhow::Result<Value> {
     let url = StoreUrl::parse(&settings.store)?;
     schema::migrate(&url).await?;
     let key = {
@@ -167,7 +195,7 @@ async fn run_local(settings: &Settings, args: &ImportArgs, body: Vec<u8>) -> any
     let base = format!("http://127.0.0.1:{port}");
     let outcome = async {
         wait_ready(&base).await?;
-        upload(&base, key.expose_secret(), args, body).await
+        upload(&base, key.expose_secret(), args).await
     }
     .await;
     let _ = child.start_kill();

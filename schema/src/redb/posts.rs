@@ -1,6 +1,8 @@
 //! Posts on the embedded store: the post row, its external-id lookup, and its deliveries with
 //! their due-index rows written in the same transaction.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use jiff::Timestamp;
 use tenants::{Delivery, Post, PostId};
@@ -16,12 +18,16 @@ use crate::layout::{
 };
 use crate::scope::WorkspaceScope;
 use crate::store::{Page, PageRequest, PostFilter, PostStore};
+use crate::store_post_batch::{PostCreation, PostWithDeliveries};
 
-/// Buffers the due-index rows of `d` (`account_due`, its day directory, `due_by_bucket`).
-/// Terminal deliveries are not indexed.
-pub(super) fn index_delivery(tx: &mut Tx<'_>, d: &Delivery, now: Timestamp) -> StoreResult<()> {
+/// One row to put: table, key, value.
+type Row = (&'static str, Vec<u8>, Vec<u8>);
+
+/// The due-index rows of `d` (`account_due`, its day directory, `due_by_bucket`); none for a
+/// terminal delivery.
+fn index_rows(d: &Delivery, now: Timestamp) -> StoreResult<Vec<Row>> {
     if d.state.is_terminal() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let due_ns = nanos(d.due_at)?;
     let row = DueRow {
@@ -30,25 +36,35 @@ pub(super) fn index_delivery(tx: &mut Tx<'_>, d: &Delivery, now: Timestamp) -> S
     };
     let body = encode(ACCOUNT_DUE, &row)?;
     let id = d.id.as_uuid();
-    tx.put(
-        ACCOUNT_DUE,
-        key::account_due(d.workspace_id, d.account_id, due_ns, Some(id)),
-        body.clone(),
-    );
-    tx.put(
-        DUE_BY_BUCKET,
-        key::due_by_bucket(d.account_id, d.due_at, due_ns, id),
-        body,
-    );
     let day = day_bucket(d.due_at);
     let day_row = Expiring {
         expires_at: day_expires_at(day, now),
     };
-    tx.put(
-        ACCOUNT_DUE_DAYS,
-        key::account_due_day(d.workspace_id, d.account_id, day),
-        encode(ACCOUNT_DUE_DAYS, &day_row)?,
-    );
+    Ok(vec![
+        (
+            ACCOUNT_DUE,
+            key::account_due(d.workspace_id, d.account_id, due_ns, Some(id)),
+            body.clone(),
+        ),
+        (
+            DUE_BY_BUCKET,
+            key::due_by_bucket(d.account_id, d.due_at, due_ns, id),
+            body,
+        ),
+        (
+            ACCOUNT_DUE_DAYS,
+            key::account_due_day(d.workspace_id, d.account_id, day),
+            encode(ACCOUNT_DUE_DAYS, &day_row)?,
+        ),
+    ])
+}
+
+/// Buffers the due-index rows of `d` (`account_due`, its day directory, `due_by_bucket`).
+/// Terminal deliveries are not indexed.
+pub(super) fn index_delivery(tx: &mut Tx<'_>, d: &Delivery, now: Timestamp) -> StoreResult<()> {
+    for (table, k, v) in index_rows(d, now)? {
+        tx.put(table, k, v);
+    }
     Ok(())
 }
 
@@ -71,6 +87,69 @@ fn external_id_value(post: &Post) -> StoreResult<Vec<u8>> {
     encode(POSTS_BY_EXTERNAL_ID, &post.id)
 }
 
+/// A post's rows, encoded before they reach the writer thread, which then only checks the
+/// `external_id` and inserts.
+struct EncodedPost {
+    id: PostId,
+    /// The `posts_by_external_id` key, when the post has an external id.
+    external_key: Option<Vec<u8>>,
+    rows: Vec<Row>,
+}
+
+/// The post row, its external-id row, its deliveries and their due-index rows.
+fn encode_post(post: &Post, deliveries: &[Delivery], now: Timestamp) -> StoreResult<EncodedPost> {
+    let ws = post.workspace_id;
+    let mut rows = Vec::with_capacity(2 + deliveries.len() * 4);
+    rows.push((
+        POSTS,
+        key::post(ws, post.id.as_uuid()),
+        encode(POSTS, post)?,
+    ));
+    let external_key = post
+        .external_id
+        .as_ref()
+        .map(|ext| key::post_by_external_id(ws, ext));
+    if let Some(k) = &external_key {
+        rows.push((POSTS_BY_EXTERNAL_ID, k.clone(), external_id_value(post)?));
+    }
+    for d in deliveries {
+        let k = key::delivery(ws, post.id.as_uuid(), d.id.as_uuid());
+        rows.push((DELIVERIES, k, encode(DELIVERIES, d)?));
+        rows.extend(index_rows(d, now)?);
+    }
+    Ok(EncodedPost {
+        id: post.id,
+        external_key,
+        rows,
+    })
+}
+
+/// Writes each post unless another post holds its `external_id`: in the store (the check runs
+/// inside the write transaction, so two racing imports cannot both pass it) or earlier in
+/// `posts` (this plan's writes are only buffered, hence `claimed`).
+fn put_posts(tx: &mut Tx<'_>, posts: Vec<EncodedPost>) -> StoreResult<Vec<PostCreation>> {
+    let mut claimed: HashMap<Vec<u8>, PostId> = HashMap::new();
+    let mut out = Vec::with_capacity(posts.len());
+    for p in posts {
+        if let Some(k) = p.external_key {
+            let holder = match claimed.get(&k) {
+                Some(id) => Some(*id),
+                None => tx.get_json::<PostId>(POSTS_BY_EXTERNAL_ID, &k)?,
+            };
+            if let Some(existing) = holder.filter(|id| *id != p.id) {
+                out.push(PostCreation::Duplicate { existing });
+                continue;
+            }
+            claimed.insert(k, p.id);
+        }
+        for (table, k, v) in p.rows {
+            tx.put(table, k, v);
+        }
+        out.push(PostCreation::Created);
+    }
+    Ok(out)
+}
+
 #[async_trait]
 impl PostStore for RedbStore {
     async fn create_post(
@@ -79,31 +158,45 @@ impl PostStore for RedbStore {
         post: &Post,
         deliveries: &[Delivery],
     ) -> StoreResult<()> {
-        check_deliveries(scope, post, deliveries)?;
-        let (post, deliveries) = (post.clone(), deliveries.to_vec());
+        let one = [PostWithDeliveries {
+            post: post.clone(),
+            deliveries: deliveries.to_vec(),
+        }];
+        match self.create_posts(scope, &one).await?.first() {
+            Some(PostCreation::Created) => Ok(()),
+            Some(PostCreation::Duplicate { .. }) => Err(StoreError::AlreadyExists(format!(
+                "a post with this external_id ({})",
+                post.external_id.as_deref().unwrap_or_default()
+            ))),
+            None => Err(super::unexpected()),
+        }
+    }
+
+    async fn create_posts(
+        &self,
+        scope: WorkspaceScope,
+        posts: &[PostWithDeliveries],
+    ) -> StoreResult<Vec<PostCreation>> {
+        for p in posts {
+            check_deliveries(scope, &p.post, &p.deliveries)?;
+        }
+        if posts.is_empty() {
+            return Ok(Vec::new());
+        }
         let now = Timestamp::now();
-        self.write_done(Box::new(move |tx| {
-            let ws = post.workspace_id;
-            tx.put(
-                POSTS,
-                key::post(ws, post.id.as_uuid()),
-                encode(POSTS, &post)?,
-            );
-            if let Some(ext) = &post.external_id {
-                tx.put(
-                    POSTS_BY_EXTERNAL_ID,
-                    key::post_by_external_id(ws, ext),
-                    external_id_value(&post)?,
-                );
-            }
-            for d in &deliveries {
-                let k = key::delivery(ws, post.id.as_uuid(), d.id.as_uuid());
-                tx.put(DELIVERIES, k, encode(DELIVERIES, d)?);
-                index_delivery(tx, d, now)?;
-            }
-            Ok(Outcome::Done)
-        }))
-        .await
+        let encoded = posts
+            .iter()
+            .map(|p| encode_post(&p.post, &p.deliveries, now))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let outcome = self
+            .write(Box::new(move |tx| {
+                put_posts(tx, encoded).map(Outcome::Posts)
+            }))
+            .await?;
+        match outcome {
+            Outcome::Posts(created) => Ok(created),
+            _ => Err(super::unexpected()),
+        }
     }
 
     async fn update_post(&self, scope: WorkspaceScope, post: &Post) -> StoreResult<()> {
@@ -134,7 +227,7 @@ impl PostStore for RedbStore {
 
     async fn get_post(&self, scope: WorkspaceScope, id: PostId) -> StoreResult<Option<Post>> {
         let k = key::post(scope.workspace_id(), id.as_uuid());
-        self.read(move |r| r.get_json(POSTS, &k)).await
+        self.read_point(move |r| r.get_json(POSTS, &k)).await
     }
 
     async fn delete_post(&self, scope: WorkspaceScope, id: PostId) -> StoreResult<()> {
@@ -182,13 +275,31 @@ impl PostStore for RedbStore {
         .await
     }
 
+    async fn find_posts_by_external_ids(
+        &self,
+        scope: WorkspaceScope,
+        external_ids: &[String],
+    ) -> StoreResult<Vec<Option<PostId>>> {
+        let ws = scope.workspace_id();
+        let keys: Vec<Vec<u8>> = external_ids
+            .iter()
+            .map(|ext| key::post_by_external_id(ws, ext))
+            .collect();
+        self.read(move |r| {
+            keys.iter()
+                .map(|k| r.get_json(POSTS_BY_EXTERNAL_ID, k))
+                .collect()
+        })
+        .await
+    }
+
     async fn find_post_by_external_id(
         &self,
         scope: WorkspaceScope,
         external_id: &str,
     ) -> StoreResult<Option<PostId>> {
         let k = key::post_by_external_id(scope.workspace_id(), external_id);
-        self.read(move |r| r.get_json(POSTS_BY_EXTERNAL_ID, &k))
+        self.read_point(move |r| r.get_json(POSTS_BY_EXTERNAL_ID, &k))
             .await
     }
 }

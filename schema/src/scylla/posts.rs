@@ -4,9 +4,11 @@
 use async_trait::async_trait;
 use futures::TryStreamExt;
 use jiff::Timestamp;
+use scylla::value::Row;
 use tenants::{Delivery, Post, PostId};
 use uuid::Uuid;
 
+use super::deliveries::lwt_applied;
 use super::{DEFAULT_PAGE_SIZE, Part, ScyllaStore, body_text, errors, part};
 use crate::cursor::{self, PageBuilder};
 use crate::error::{StoreError, StoreResult};
@@ -14,6 +16,10 @@ use crate::keys::KeyReader;
 use crate::layout::{check_scope, decode, key, page_limit, post_matches};
 use crate::scope::WorkspaceScope;
 use crate::store::{Page, PageRequest, PostFilter, PostStore};
+use crate::store_post_batch::{PostCreation, PostWithDeliveries};
+
+/// Posts of one `create_posts` call written at once.
+const CREATE_CONCURRENCY: usize = 32;
 
 pub(crate) const PUT_POST: &str =
     "INSERT INTO posts (workspace_id, post_id, body) VALUES (?, ?, ?)";
@@ -23,6 +29,8 @@ pub(crate) const LIST_POSTS: &str =
     "SELECT post_id, body FROM posts WHERE workspace_id = ? AND post_id < ?";
 pub(crate) const PUT_EXTERNAL_ID: &str =
     "INSERT INTO posts_by_external_id (workspace_id, external_id, post_id) VALUES (?, ?, ?)";
+pub(crate) const CLAIM_EXTERNAL_ID: &str = "INSERT INTO posts_by_external_id \
+    (workspace_id, external_id, post_id) VALUES (?, ?, ?) IF NOT EXISTS";
 pub(crate) const GET_EXTERNAL_ID: &str =
     "SELECT post_id FROM posts_by_external_id WHERE workspace_id = ? AND external_id = ?";
 pub(crate) const DELETE_EXTERNAL_ID: &str =
@@ -33,6 +41,48 @@ pub(crate) const DELETE_DELIVERIES_OF_POST: &str =
     "DELETE FROM deliveries WHERE workspace_id = ? AND post_id = ?";
 
 impl ScyllaStore {
+    /// Claims the post's `external_id` with a lightweight transaction, then writes the post
+    /// (deliveries and due-index rows first, as in `create_post`). A lost claim writes nothing
+    /// and names the holder. A crash between the claim and the batch leaves the id claimed
+    /// by a post that does not exist; re-importing then reports the row as already imported.
+    async fn create_claimed(
+        &self,
+        p: &PostWithDeliveries,
+        now: Timestamp,
+    ) -> StoreResult<PostCreation> {
+        let (ws, id) = (p.post.workspace_id.as_uuid(), p.post.id.as_uuid());
+        if let Some(ext) = &p.post.external_id {
+            let claim = (ws, ext.clone(), id);
+            let claimed = self
+                .one::<Row>("posts_by_external_id", &self.st.claim_external_id, claim)
+                .await?;
+            if !lwt_applied(claimed.as_ref()) {
+                let holder = self
+                    .one::<(Uuid,)>(
+                        "posts_by_external_id",
+                        &self.st.get_external_id_serial,
+                        (ws, ext.clone()),
+                    )
+                    .await?
+                    .map(|(h,)| PostId(h));
+                if let Some(existing) = holder.filter(|h| *h != p.post.id) {
+                    return Ok(PostCreation::Duplicate { existing });
+                }
+            }
+        }
+        let mut parts = Vec::new();
+        for d in &p.deliveries {
+            parts.push(self.delivery_part(d)?);
+            parts.extend(self.index_parts(d, now)?);
+        }
+        parts.push(part(
+            &self.st.put_post,
+            (ws, id, body_text("posts", &p.post)?),
+        ));
+        self.batch(parts).await?;
+        Ok(PostCreation::Created)
+    }
+
     fn post_parts(&self, post: &Post) -> StoreResult<Vec<Part<'_>>> {
         let (ws, id) = (post.workspace_id.as_uuid(), post.id.as_uuid());
         let mut parts = vec![part(&self.st.put_post, (ws, id, body_text("posts", post)?))];
@@ -82,7 +132,8 @@ fn check_deliveries(
 impl PostStore for ScyllaStore {
     /// One logged batch when it fits in [`super::MAX_BATCH`] statements. A larger fan-out is
     /// split into batches with the post row last, so a post is never visible before all its
-    /// deliveries and their due-index rows are written.
+    /// deliveries and their due-index rows are written. The `external_id` is claimed first
+    /// (see [`PostStore::create_posts`]).
     async fn create_post(
         &self,
         scope: WorkspaceScope,
@@ -90,14 +141,38 @@ impl PostStore for ScyllaStore {
         deliveries: &[Delivery],
     ) -> StoreResult<()> {
         check_deliveries(scope, post, deliveries)?;
-        let now = Timestamp::now();
-        let mut parts = Vec::new();
-        for d in deliveries {
-            parts.push(self.delivery_part(d)?);
-            parts.extend(self.index_parts(d, now)?);
+        let one = PostWithDeliveries {
+            post: post.clone(),
+            deliveries: deliveries.to_vec(),
+        };
+        match self.create_claimed(&one, Timestamp::now()).await? {
+            PostCreation::Created => Ok(()),
+            PostCreation::Duplicate { .. } => Err(StoreError::AlreadyExists(format!(
+                "a post with this external_id ({})",
+                post.external_id.as_deref().unwrap_or_default()
+            ))),
         }
-        parts.extend(self.post_parts(post)?);
-        self.batch(parts).await
+    }
+
+    /// One claim and one batch per post, [`CREATE_CONCURRENCY`] posts at a time.
+    async fn create_posts(
+        &self,
+        scope: WorkspaceScope,
+        posts: &[PostWithDeliveries],
+    ) -> StoreResult<Vec<PostCreation>> {
+        for p in posts {
+            check_deliveries(scope, &p.post, &p.deliveries)?;
+        }
+        let now = Timestamp::now();
+        let mut out = Vec::with_capacity(posts.len());
+        for chunk in posts.chunks(CREATE_CONCURRENCY) {
+            let mut running = Vec::with_capacity(chunk.len());
+            for p in chunk {
+                running.push(self.create_claimed(p, now));
+            }
+            out.extend(futures::future::try_join_all(running).await?);
+        }
+        Ok(out)
     }
 
     async fn update_post(&self, scope: WorkspaceScope, post: &Post) -> StoreResult<()> {
