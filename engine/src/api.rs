@@ -166,6 +166,7 @@ pub(crate) struct Inner {
     pub(crate) analytics: std::sync::OnceLock<crate::analytics::AnalyticsHandle>,
     pub(crate) services: std::sync::OnceLock<crate::privacy::EngineServices>,
     pub(crate) notifier: std::sync::OnceLock<crate::notify::Notifier>,
+    pub(crate) vault: std::sync::OnceLock<Arc<TokenVault>>,
 }
 
 impl Engine {
@@ -215,6 +216,7 @@ impl Engine {
             credentials,
         )
         .await?;
+        let _ = engine.handle.inner.vault.set(vault.clone());
         engine
             .handle
             .attach_webhooks(vault, crate::webhooks::WebhookConfig::default())?;
@@ -252,6 +254,14 @@ impl Engine {
             .map_err(|e| EngineError::Unavailable(format!("engine root did not start: {e}")))?;
         let root = RootHandle::new(root);
         scheduler::recover(&ctx, &root).await?;
+        let (recovery_ctx, recovery_root) = (ctx.clone(), root.clone());
+        crate::runtime::spawn(async move {
+            let recovered =
+                crate::status_recovery::recover_post_statuses(&recovery_ctx, &recovery_root).await;
+            if let Err(e) = recovered {
+                tracing::warn!(error = %e, "post status recovery failed");
+            }
+        });
         let (scan_tx, scan_rx) = mpsc::channel(16);
         let cancel = CancellationToken::new();
         let scheduler = scheduler::run(ctx.clone(), root.clone(), scan_rx, cancel.clone());
@@ -265,6 +275,7 @@ impl Engine {
             analytics: std::sync::OnceLock::new(),
             services: std::sync::OnceLock::new(),
             notifier: std::sync::OnceLock::new(),
+            vault: std::sync::OnceLock::new(),
         });
         let handle = EngineHandle { inner };
         let workers = crate::privacy::run_workers(handle.clone());

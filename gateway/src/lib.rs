@@ -26,8 +26,12 @@ pub mod export;
 pub mod extract;
 pub mod idempotency;
 pub mod import_jobs;
+pub mod import_resume;
+mod import_sink;
+pub mod import_spool;
 pub mod metrics;
 pub mod openapi;
+pub mod purge;
 pub mod rate_limit;
 pub mod routes;
 pub mod state;
@@ -100,6 +104,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    tokio::spawn(import_resume::resume_interrupted(state.clone()));
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),

@@ -256,12 +256,30 @@ pub trait KeyringStore: Send + Sync {
 #[async_trait]
 pub trait PostStore: Send + Sync {
     /// Writes a post with all its deliveries and their due-index rows in one batch.
+    ///
+    /// # Errors
+    /// [`crate::StoreError::AlreadyExists`] when another post of the workspace holds the
+    /// post's `external_id`; [`crate::StoreError::OutOfScope`]; backend failures.
     async fn create_post(
         &self,
         scope: WorkspaceScope,
         post: &Post,
         deliveries: &[Delivery],
     ) -> StoreResult<()>;
+    /// Writes many posts, each with its deliveries and their due-index rows, as few durable
+    /// writes as the backend allows (one transaction on the embedded store). A post whose
+    /// `external_id` another post of the workspace already holds is skipped atomically with
+    /// that check: its outcome is [`crate::PostCreation::Duplicate`]. One outcome per post, in
+    /// order. [`PostStore::create_post`] refuses such a post the same way.
+    ///
+    /// # Errors
+    /// [`crate::StoreError::OutOfScope`] when a post or delivery names another workspace (or a
+    /// delivery another post); backend failures (posts may then be partly written).
+    async fn create_posts(
+        &self,
+        scope: WorkspaceScope,
+        posts: &[crate::PostWithDeliveries],
+    ) -> StoreResult<Vec<crate::PostCreation>>;
     /// Replaces a post's record (edits, status changes).
     async fn update_post(&self, scope: WorkspaceScope, post: &Post) -> StoreResult<()>;
     /// Reads a post.
@@ -275,6 +293,23 @@ pub trait PostStore: Send + Sync {
         filter: &PostFilter,
         page: PageRequest,
     ) -> StoreResult<Page<Post>>;
+    /// Finds the posts created with these `external_id`s, one answer per id, in order. The
+    /// default runs [`PostStore::find_post_by_external_id`] for each, all at once; the embedded
+    /// store reads them in one transaction.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn find_posts_by_external_ids(
+        &self,
+        scope: WorkspaceScope,
+        external_ids: &[String],
+    ) -> StoreResult<Vec<Option<PostId>>> {
+        let mut lookups = Vec::with_capacity(external_ids.len());
+        for ext in external_ids {
+            lookups.push(self.find_post_by_external_id(scope, ext));
+        }
+        futures::future::try_join_all(lookups).await
+    }
     /// Finds the post created with this `external_id`.
     async fn find_post_by_external_id(
         &self,
@@ -404,6 +439,7 @@ pub trait Store:
     + crate::store_privacy::NoticeStore
     + crate::store_webhooks::WebhookStore
     + crate::store_analytics::AnalyticsStore
+    + crate::store_events::EventLogStore
 {
 }
 
@@ -426,5 +462,6 @@ impl<T> Store for T where
         + crate::store_privacy::NoticeStore
         + crate::store_webhooks::WebhookStore
         + crate::store_analytics::AnalyticsStore
+        + crate::store_events::EventLogStore
 {
 }

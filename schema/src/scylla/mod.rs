@@ -11,6 +11,7 @@ mod analytics;
 mod deliveries;
 mod erasure;
 pub(crate) mod errors;
+mod events;
 mod imports;
 mod meta;
 pub mod migrate;

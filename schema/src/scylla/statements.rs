@@ -6,6 +6,7 @@ use scylla::statement::Consistency;
 use scylla::statement::prepared::PreparedStatement;
 
 use super::erasure as er;
+use super::events as ev;
 use super::imports as im;
 use super::privacy as pv;
 use super::{
@@ -105,6 +106,8 @@ statements! {
     list_posts = p::LIST_POSTS;
     put_external_id = p::PUT_EXTERNAL_ID;
     get_external_id = p::GET_EXTERNAL_ID;
+    claim_external_id = p::CLAIM_EXTERNAL_ID;
+    get_external_id_serial = p::GET_EXTERNAL_ID, Serial;
     delete_external_id = p::DELETE_EXTERNAL_ID;
     put_delivery = p::PUT_DELIVERY;
     delete_deliveries_of_post = p::DELETE_DELIVERIES_OF_POST;
@@ -129,6 +132,12 @@ statements! {
     list_audit = pv::LIST_AUDIT;
     append_audit_of_actor = pv::APPEND_AUDIT_OF_ACTOR;
     list_audit_of_actor = pv::LIST_AUDIT_OF_ACTOR;
+    count_audit_day = pv::COUNT_AUDIT_DAY;
+    delete_audit_day = pv::DELETE_AUDIT_DAY;
+    count_audit_of_actor_day = pv::COUNT_AUDIT_OF_ACTOR_DAY;
+    delete_audit_of_actor_day = pv::DELETE_AUDIT_OF_ACTOR_DAY;
+    list_exports = pv::LIST_EXPORTS;
+    delete_export = pv::DELETE_EXPORT;
     put_export = pv::PUT_EXPORT;
     get_export = pv::GET_EXPORT;
     put_notice = pv::PUT_NOTICE;
@@ -184,6 +193,15 @@ statements! {
     delete_metric_samples = an::DELETE_METRIC_SAMPLES;
     delete_post_metric_samples = an::DELETE_POST_METRIC_SAMPLES;
     delete_metric_partition = an::DELETE_METRIC_PARTITION;
+    put_event = ev::PUT_EVENT;
+    list_events = ev::LIST_EVENTS;
+    get_event_cursor = ev::GET_EVENT_CURSOR;
+    put_event_cursor = ev::PUT_EVENT_CURSOR;
+    list_webhook_due_between = wh::LIST_WEBHOOK_DUE_BETWEEN;
+    put_analytics_job_of_ws = an::PUT_ANALYTICS_JOB_OF_WS;
+    list_analytics_jobs_of_ws = an::LIST_ANALYTICS_JOBS_OF_WS;
+    delete_analytics_job = an::DELETE_ANALYTICS_JOB;
+    delete_analytics_job_of_ws = an::DELETE_ANALYTICS_JOB_OF_WS;
     put_import = im::PUT_IMPORT;
     get_import = im::GET_IMPORT;
     list_imports = im::LIST_IMPORTS;

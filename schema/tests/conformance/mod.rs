@@ -7,11 +7,14 @@
 #![allow(dead_code)]
 
 mod erasure;
+mod events;
 pub mod fixtures;
 mod identity;
 mod imports;
+mod post_batch;
 mod posts;
 mod privacy;
+mod privacy_purge;
 mod races;
 mod tenancy;
 mod webhooks;
@@ -21,10 +24,13 @@ use std::sync::Arc;
 use schema::{Page, PageRequest, Store, StoreResult};
 
 pub use erasure::*;
+pub use events::*;
 pub use identity::*;
 pub use imports::*;
+pub use post_batch::*;
 pub use posts::*;
 pub use privacy::*;
+pub use privacy_purge::*;
 pub use races::*;
 pub use tenancy::*;
 pub use webhooks::*;
@@ -47,6 +53,8 @@ macro_rules! for_each_case {
             test_posts_newest_first_with_cursor,
             test_posts_filters,
             test_posts_external_id_update_and_delete,
+            test_create_posts_writes_each_external_id_once,
+            test_create_posts_race_has_one_winner_per_external_id,
             test_account_due_in_due_order_across_days,
             test_due_in_bucket_pages_in_due_order,
             test_transition_compare_and_set,
@@ -64,10 +72,17 @@ macro_rules! for_each_case {
             test_audit_entries_list_in_time_order_across_days_with_filters,
             test_audit_entries_without_workspace_go_to_the_actor,
             test_export_jobs_and_notices_round_trip,
+            test_deleting_audit_removes_the_window_and_spares_others,
+            test_export_jobs_list_in_id_order_and_delete_one_by_one,
             test_import_jobs_update_list_newest_first_and_expire,
             test_webhook_endpoints_outbox_and_attempts,
             test_metric_samples_by_month_and_post_keep_nulls,
-            test_purge_webhooks_and_metrics_leaves_nothing_and_spares_others
+            test_purge_webhooks_and_metrics_leaves_nothing_and_spares_others,
+            test_event_log_reads_a_bucket_in_id_order_after_a_cursor,
+            test_event_cursors_round_trip_per_consumer,
+            test_post_update_and_its_event_commit_together,
+            test_webhook_due_between_reads_only_rows_after_the_resume_point,
+            test_purge_analytics_jobs_deletes_the_erased_workspaces_jobs_only
         );
     };
 }
