@@ -89,7 +89,7 @@ impl Actor for AccountActor {
             .account
             .access_expires_at
             .map(|exp| ctx.credentials.next_refresh_at(exp, now));
-        load_window(&ctx, &mut state, args.load_from).await?;
+        Box::pin(load_window(&ctx, &mut state, args.load_from)).await?;
         tracing::debug!(workspace_id = %state.account.workspace_id, account_id = %state.account.id,
             num_pending = state.pending.len(), "account actor started");
         state.wake_queued = true;
@@ -106,30 +106,35 @@ impl Actor for AccountActor {
         handle::decrement(&state.depth);
         let span = tracing::info_span!("account", workspace_id = %state.account.workspace_id,
             account_id = %state.account.id);
-        async {
-            match msg {
-                AccountMsg::Wake => {
-                    state.wake_queued = false;
-                    on_wake(ctx, state, &myself).await?;
-                }
-                AccountMsg::Reload { from } => load_window(ctx, state, from).await?,
-                AccountMsg::Schedule(refs) => {
-                    for r in &refs {
-                        state.insert_due(r);
+        // Boxed: the publish pipeline's state machine is several kilobytes, and ractor keeps
+        // each actor's loop future (which would otherwise embed it) allocated for the actor's
+        // whole life. Boxed, it is allocated per message instead of per resident account.
+        Box::pin(
+            async {
+                match msg {
+                    AccountMsg::Wake => {
+                        state.wake_queued = false;
+                        on_wake(ctx, state, &myself).await?;
                     }
+                    AccountMsg::Reload { from } => load_window(ctx, state, from).await?,
+                    AccountMsg::Schedule(refs) => {
+                        for r in &refs {
+                            state.insert_due(r);
+                        }
+                    }
+                    AccountMsg::AccountChanged => tokens::reload_account(ctx, state).await?,
+                    AccountMsg::InjectPanic => panic!("injected fault in account actor"),
                 }
-                AccountMsg::AccountChanged => tokens::reload_account(ctx, state).await?,
-                AccountMsg::InjectPanic => panic!("injected fault in account actor"),
+                state.arm(ctx, &myself);
+                if due_now(ctx, state) && !state.wake_queued {
+                    state.wake_queued = true;
+                    myself.cast(AccountMsg::Wake)?;
+                }
+                ctx.board.put_account(state.observable(ctx, true));
+                Ok::<_, ActorProcessingErr>(())
             }
-            state.arm(ctx, &myself);
-            if due_now(ctx, state) && !state.wake_queued {
-                state.wake_queued = true;
-                myself.cast(AccountMsg::Wake)?;
-            }
-            ctx.board.put_account(state.observable(ctx, true));
-            Ok::<_, ActorProcessingErr>(())
-        }
-        .instrument(span)
+            .instrument(span),
+        )
         .await?;
         maybe_passivate(ctx, state, &myself);
         Ok(())

@@ -70,7 +70,8 @@ impl Actor for WorkspaceActor {
         state: &mut WorkspaceState,
     ) -> Result<(), ActorProcessingErr> {
         let span = tracing::info_span!("workspace", workspace_id = %state.scope.workspace_id());
-        handle_msg(&myself, msg, state).instrument(span).await
+        // Boxed so the actor's long-lived loop future does not embed this state machine.
+        Box::pin(handle_msg(&myself, msg, state).instrument(span)).await
     }
 
     async fn handle_supervisor_evt(
@@ -80,7 +81,7 @@ impl Actor for WorkspaceActor {
         state: &mut WorkspaceState,
     ) -> Result<(), ActorProcessingErr> {
         let span = tracing::info_span!("workspace", workspace_id = %state.scope.workspace_id());
-        on_supervision(&myself, evt, state).instrument(span).await
+        Box::pin(on_supervision(&myself, evt, state).instrument(span)).await
     }
 
     async fn post_stop(
@@ -88,8 +89,11 @@ impl Actor for WorkspaceActor {
         _myself: ActorRef<WorkspaceMsg>,
         state: &mut WorkspaceState,
     ) -> Result<(), ActorProcessingErr> {
-        drain(state).await;
-        state.dirty_posts.flush_all(&state.ctx, state.scope).await;
+        Box::pin(async {
+            drain(state).await;
+            state.dirty_posts.flush_all(&state.ctx, state.scope).await;
+        })
+        .await;
         state
             .ctx
             .board

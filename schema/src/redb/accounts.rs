@@ -37,7 +37,7 @@ impl AccountStore for RedbStore {
     }
 
     async fn get_account(&self, scope: AccountScope) -> StoreResult<Option<ConnectedAccount>> {
-        self.read(move |r| r.get_json(ACCOUNTS, &account_key(scope)))
+        self.read_point(move |r| r.get_json(ACCOUNTS, &account_key(scope)))
             .await
     }
 
@@ -47,7 +47,7 @@ impl AccountStore for RedbStore {
         page: PageRequest,
     ) -> StoreResult<Page<ConnectedAccount>> {
         let prefix = key::ws(scope.workspace_id());
-        self.read(move |r| {
+        self.read_point(move |r| {
             r.page(ACCOUNTS, &prefix, &page, |_, v| {
                 decode(ACCOUNTS, v).map(Some)
             })
@@ -65,7 +65,7 @@ impl AccountStore for RedbStore {
     }
 
     async fn get_tokens(&self, scope: AccountScope) -> StoreResult<Option<StoredTokens>> {
-        self.read(move |r| r.get_json(ACCOUNT_TOKENS, &account_key(scope)))
+        self.read_point(move |r| r.get_json(ACCOUNT_TOKENS, &account_key(scope)))
             .await
     }
 
@@ -118,7 +118,7 @@ impl KeyringStore for RedbStore {
     }
 
     async fn get_data_key(&self, scope: WorkspaceScope) -> StoreResult<Option<WrappedDataKey>> {
-        self.read(move |r| r.get_json(DATA_KEYS, &key::ws(scope.workspace_id())))
+        self.read_point(move |r| r.get_json(DATA_KEYS, &key::ws(scope.workspace_id())))
             .await
     }
 
@@ -203,7 +203,7 @@ impl SessionStore for RedbStore {
 
     async fn get_session(&self, id_hash: &str, now: Timestamp) -> StoreResult<Option<Session>> {
         let k = key::text(id_hash);
-        let session: Option<Session> = self.read(move |r| r.get_json(SESSIONS, &k)).await?;
+        let session: Option<Session> = self.read_point(move |r| r.get_json(SESSIONS, &k)).await?;
         Ok(session.filter(|s| s.expires_at > now))
     }
 

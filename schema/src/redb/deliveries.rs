@@ -24,7 +24,7 @@ impl DeliveryStore for RedbStore {
         id: DeliveryId,
     ) -> StoreResult<Option<Delivery>> {
         let k = key::delivery(scope.workspace_id(), post_id.as_uuid(), id.as_uuid());
-        self.read(move |r| r.get_json(DELIVERIES, &k)).await
+        self.read_point(move |r| r.get_json(DELIVERIES, &k)).await
     }
 
     async fn list_deliveries_of_post(
@@ -47,7 +47,7 @@ impl DeliveryStore for RedbStore {
         let lo = key::account_due(ws, account, nanos_saturating(from), None);
         let hi = key::account_due(ws, account, nanos_saturating(to), None);
         let now = Timestamp::now();
-        self.read(move |r| {
+        self.read_point(move |r| {
             let mut out = Vec::new();
             if limit == 0 || lo >= hi {
                 return Ok(out);
@@ -81,9 +81,11 @@ impl DeliveryStore for RedbStore {
         .await
     }
 
-    /// Index rows for `next` are written whether or not the compare-and-set applies, exactly as
-    /// the ScyllaDB store writes them before its LWT (so a crash can never leave a moved delivery
-    /// unindexed); readers skip index rows that no longer match their delivery.
+    /// The compare-and-set and the index rows of `next` commit in one transaction, so a moved
+    /// delivery is never left unindexed. The index rows are rewritten only when they would change:
+    /// a new due time, or a row that has used up more than half its retention (a transition that
+    /// keeps the due time, `scheduled -> submitting` say, would otherwise rewrite three identical
+    /// rows on the hottest write path). Readers skip index rows that no longer match.
     async fn transition(
         &self,
         scope: AccountScope,
@@ -95,7 +97,6 @@ impl DeliveryStore for RedbStore {
         let now = Timestamp::now();
         let outcome = self
             .write(Box::new(move |tx| {
-                index_delivery(tx, &next, now)?;
                 let k = key::delivery(next.workspace_id, next.post_id.as_uuid(), next.id.as_uuid());
                 let current: Option<Delivery> = tx.get_json(DELIVERIES, &k)?;
                 let outcome = match current {
@@ -103,7 +104,10 @@ impl DeliveryStore for RedbStore {
                     Some(cur) if cur.version != expected_version => {
                         CasOutcome::Conflict(Some(Box::new(cur)))
                     }
-                    Some(_) => {
+                    Some(cur) => {
+                        if !index_is_fresh(tx, &cur, &next, now)? {
+                            index_delivery(tx, &next, now)?;
+                        }
                         tx.put(DELIVERIES, k, encode(DELIVERIES, &next)?);
                         CasOutcome::Applied
                     }
@@ -117,4 +121,29 @@ impl DeliveryStore for RedbStore {
             _ => Err(super::unexpected()),
         }
     }
+}
+
+/// Whether `cur`'s index rows already serve `next`: same due time, `cur` still indexed, and its
+/// row good for at least half the retention.
+fn index_is_fresh(
+    tx: &super::writer::Tx<'_>,
+    cur: &Delivery,
+    next: &Delivery,
+    now: Timestamp,
+) -> StoreResult<bool> {
+    if cur.due_at != next.due_at || cur.state.is_terminal() {
+        return Ok(false);
+    }
+    let k = key::account_due(
+        cur.workspace_id,
+        cur.account_id,
+        crate::layout::nanos(cur.due_at)?,
+        Some(cur.id.as_uuid()),
+    );
+    let row: Option<DueRow> = tx.get_json(ACCOUNT_DUE, &k)?;
+    let half = crate::layout::DUE_INDEX_RETENTION / 2;
+    Ok(row.is_some_and(|r| {
+        now.checked_add(half)
+            .is_ok_and(|needed| r.expires_at >= needed)
+    }))
 }

@@ -15,6 +15,7 @@ mod accounts;
 mod analytics;
 mod deliveries;
 mod erasure;
+mod events;
 mod imports;
 mod meta;
 mod posts;
@@ -82,6 +83,11 @@ impl std::fmt::Debug for RedbStore {
     }
 }
 
+/// The store's own page cache (reads and the write buffer). redb's default is 1 GiB, which a
+/// large store fills and keeps resident; past this the operating system's page cache serves
+/// reads at the cost of a copy, and RSS stays bounded whatever the store's size.
+const CACHE_BYTES: usize = 192 * 1024 * 1024;
+
 impl RedbStore {
     /// Opens the store file at `path`, creating it and its parent directories when missing.
     /// The schema is not changed: call [`RedbStore::migrate`] before use.
@@ -101,6 +107,7 @@ impl RedbStore {
             })?;
         }
         let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
             .create(&path)
             .map_err(|e| open_err(&path, e))?;
         let version = stored_version(&db)?;
@@ -214,6 +221,28 @@ impl RedbStore {
         .map_err(|e| StoreError::Backend(format!("store read task failed: {e}")))?
     }
 
+    /// Runs a short read `f` (a point lookup, or a range bounded by a limit or one page) on a read
+    /// transaction right here, without the blocking pool's thread hand-off: on the hot paths
+    /// such a read costs microseconds, less than waking a blocking thread. Unbounded scans stay
+    /// on [`Self::read`]. Falls back to [`Self::read`] while a compaction holds the
+    /// database, so an async worker never waits for it.
+    async fn read_point<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Reader) -> StoreResult<T> + Send + 'static,
+    {
+        self.ensure_migrated()?;
+        let txn = match self.inner.db.try_read() {
+            Ok(db) => Some(db.begin_read()),
+            Err(std::sync::TryLockError::Poisoned(db)) => Some(db.into_inner().begin_read()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        };
+        match txn {
+            Some(txn) => f(&Reader::new(txn.map_err(db_err)?)),
+            None => self.read(f).await,
+        }
+    }
+
     /// Runs `plan` in the writer's next batch.
     async fn write(&self, plan: Plan) -> StoreResult<Outcome> {
         self.ensure_migrated()?;
@@ -223,6 +252,40 @@ impl RedbStore {
     /// Runs a plan that reports nothing.
     async fn write_done(&self, plan: Plan) -> StoreResult<()> {
         self.write(plan).await.map(|_| ())
+    }
+
+    /// One bounded purge step: `collect` lists up to `budget` rows to delete (it sees the
+    /// batch's transaction), then they are deleted in the same plan. `done` when fewer than
+    /// `budget` were found.
+    async fn purge_rows<F>(
+        &self,
+        budget: usize,
+        collect: F,
+    ) -> StoreResult<crate::store_erasure::PurgeProgress>
+    where
+        F: FnOnce(&mut writer::Tx<'_>, &mut Vec<(&'static str, Vec<u8>)>) -> StoreResult<()>
+            + Send
+            + 'static,
+    {
+        let budget = budget.max(1);
+        let outcome = self
+            .write(Box::new(move |tx| {
+                let mut doomed: Vec<(&'static str, Vec<u8>)> = Vec::new();
+                collect(tx, &mut doomed)?;
+                let progress = crate::store_erasure::PurgeProgress {
+                    num_deleted: doomed.len() as u64,
+                    done: doomed.len() < budget,
+                };
+                for (table, k) in doomed {
+                    tx.delete(table, k);
+                }
+                Ok(Outcome::Purge(progress))
+            }))
+            .await?;
+        match outcome {
+            Outcome::Purge(p) => Ok(p),
+            _ => Err(unexpected()),
+        }
     }
 
     fn ensure_migrated(&self) -> StoreResult<()> {

@@ -45,7 +45,7 @@ impl UserStore for RedbStore {
     }
 
     async fn get_user(&self, id: UserId) -> StoreResult<Option<User>> {
-        self.read(move |r| r.get_json(USERS, &key::users(id.as_uuid())))
+        self.read_point(move |r| r.get_json(USERS, &key::users(id.as_uuid())))
             .await
     }
 
@@ -93,7 +93,7 @@ impl WorkspaceStore for RedbStore {
     }
 
     async fn get_workspace(&self, scope: WorkspaceScope) -> StoreResult<Option<Workspace>> {
-        self.read(move |r| r.get_json(WORKSPACES, &key::ws(scope.workspace_id())))
+        self.read_point(move |r| r.get_json(WORKSPACES, &key::ws(scope.workspace_id())))
             .await
     }
 
@@ -152,7 +152,7 @@ impl WorkspaceStore for RedbStore {
         user_id: UserId,
     ) -> StoreResult<Option<Membership>> {
         let k = key::pair(scope.workspace_id().as_uuid(), user_id.as_uuid());
-        self.read(move |r| r.get_json(MEMBERSHIPS_BY_WORKSPACE, &k))
+        self.read_point(move |r| r.get_json(MEMBERSHIPS_BY_WORKSPACE, &k))
             .await
     }
 
@@ -212,7 +212,8 @@ impl KeyStore for RedbStore {
 
     async fn get_api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKeyMeta>> {
         let k = key::text(key_hash);
-        self.read(move |r| r.get_json(API_KEYS_BY_HASH, &k)).await
+        self.read_point(move |r| r.get_json(API_KEYS_BY_HASH, &k))
+            .await
     }
 
     async fn get_api_key(&self, id: ApiKeyId) -> StoreResult<Option<ApiKeyMeta>> {
