@@ -59,7 +59,46 @@ pub async fn append(store: &dyn Store, event: &LoggedEvent) -> bool {
     false
 }
 
+/// Appends `events` to the log in one store call, retrying transient failures as [`append`].
+/// `false` when every attempt failed.
+pub async fn append_many(store: &dyn Store, events: &[LoggedEvent]) -> bool {
+    if events.is_empty() {
+        return true;
+    }
+    let mut delay = Duration::from_millis(50);
+    for attempt in 1..=APPEND_ATTEMPTS {
+        match store.append_events(events).await {
+            Ok(_) => return true,
+            Err(e) if attempt == APPEND_ATTEMPTS => {
+                tracing::error!(num_events = events.len(), error = %e,
+                    "events could not be logged; their webhooks are lost");
+            }
+            Err(e) => {
+                tracing::warn!(num_events = events.len(), error = %e,
+                    "event log append failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 4;
+            }
+        }
+    }
+    false
+}
+
 impl EngineContext {
+    /// [`EngineContext::emit_logged`] for many events at once: they are logged in one store
+    /// call (one commit on the embedded store), then emitted in memory in order.
+    pub async fn emit_logged_many(&self, events: Vec<EngineEvent>) {
+        let logged: Vec<LoggedEvent> = events
+            .iter()
+            .filter(|e| is_logged_kind(e.kind))
+            .map(logged)
+            .collect();
+        append_many(self.store.as_ref(), &logged).await;
+        for event in events {
+            self.emit(event);
+        }
+    }
+
     /// Logs `event` durably when a webhook can report it, then emits it in memory. Call it
     /// after the state change the event reports is stored.
     pub async fn emit_logged(&self, event: EngineEvent) {

@@ -11,7 +11,7 @@ use tenants::{AccountId, AccountStatus, ConnectedAccount, FieldError, Post, Post
 
 use crate::api::{EngineHandle, NewPost, PostView};
 use crate::error::EngineError;
-use crate::events::EventKind;
+use crate::events::{EngineEvent, EventKind};
 use crate::posts::{due_ref, media_kinds, new_deliveries};
 
 /// What became of one post handed to [`EngineHandle::import_posts`].
@@ -169,11 +169,14 @@ impl EngineHandle {
                 PostCreation::Duplicate { existing } => out.push(ImportedPost::Existing(existing)),
                 PostCreation::Created => {
                     if !deliveries.is_empty() {
-                        scheduled.push(self.emit_post_event(
-                            scope,
-                            post.id,
-                            EventKind::PostScheduled,
-                        ));
+                        scheduled.push(EngineEvent {
+                            kind: EventKind::PostScheduled,
+                            workspace_id: scope.workspace_id(),
+                            post_id: Some(post.id),
+                            account_id: None,
+                            reason: None,
+                            at: ctx.now(),
+                        });
                     }
                     for d in &deliveries {
                         due.entry(d.account_id).or_default().push(due_ref(d));
@@ -185,9 +188,8 @@ impl EngineHandle {
                 }
             }
         }
-        // Logged all at once, so the appends share the store's group commits instead of one
-        // durable write after another.
-        futures::future::join_all(scheduled).await;
+        // Logged in one store call (one commit on the embedded store), not one per post.
+        self.inner.ctx.emit_logged_many(scheduled).await;
         self.schedule(scope, due).await;
         Ok(out)
     }

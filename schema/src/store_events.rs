@@ -67,6 +67,15 @@ pub trait EventLogStore: Send + Sync {
     /// # Errors
     /// Backend failures.
     async fn append_event(&self, event: &LoggedEvent) -> StoreResult<Uuid>;
+    /// Appends several events, as [`EventLogStore::append_event`] each, in order; returns their
+    /// ids. The embedded store writes them in one durable commit (all or none); elsewhere they
+    /// are independent appends, sent concurrently.
+    ///
+    /// # Errors
+    /// Backend failures (on ScyllaDB some of the events may then be stored).
+    async fn append_events(&self, events: &[LoggedEvent]) -> StoreResult<Vec<Uuid>> {
+        futures::future::try_join_all(events.iter().map(|e| self.append_event(e))).await
+    }
     /// Replaces a post and appends the event reporting the change in one durable commit (one
     /// write transaction on the embedded store, one logged batch on ScyllaDB): either both are
     /// stored or neither. Only for changes that keep the post's `external_id`. The event gets

@@ -86,6 +86,24 @@ impl EventLogStore for RedbStore {
         }
     }
 
+    /// One write plan for all of them.
+    async fn append_events(&self, events: &[LoggedEvent]) -> StoreResult<Vec<Uuid>> {
+        let events = events.to_vec();
+        let outcome = self
+            .write(Box::new(move |tx| {
+                let ids = events
+                    .iter()
+                    .map(|e| put_event(tx, e))
+                    .collect::<StoreResult<Vec<Uuid>>>()?;
+                Ok(Outcome::Ids(ids))
+            }))
+            .await?;
+        match outcome {
+            Outcome::Ids(ids) => Ok(ids),
+            _ => Err(super::unexpected()),
+        }
+    }
+
     /// One write plan: the post row and the event row commit in the same transaction.
     async fn update_post_logged(
         &self,

@@ -47,6 +47,8 @@ pub(crate) enum Outcome {
     Posts(Vec<crate::store_post_batch::PostCreation>),
     /// An id the plan made (a logged event's).
     Id(uuid::Uuid),
+    /// Ids the plan made, in order.
+    Ids(Vec<uuid::Uuid>),
 }
 
 /// One write operation: reads through the [`Tx`], buffers its writes there, returns its outcome.

@@ -94,6 +94,43 @@ pub async fn test_event_log_reads_a_bucket_in_id_order_after_a_cursor(store: Dyn
     assert!(store.event_log_settle() >= SignedDuration::ZERO);
 }
 
+pub async fn test_event_log_appends_a_batch_with_an_id_each(store: DynStore) {
+    let ws = WorkspaceId::new();
+    let batch: Vec<LoggedEvent> = (0..5)
+        .map(|i| {
+            let mut e = event(ws, "post.scheduled");
+            e.reason = Some(format!("b{i}"));
+            e
+        })
+        .collect();
+    let ids = store.append_events(&batch).await.unwrap();
+    assert_eq!(ids.len(), 5, "one id per event");
+    assert!(
+        ids.iter().all(|id| *id != Uuid::nil()),
+        "the store makes the ids"
+    );
+    let mut sorted = ids.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 5, "ids are distinct");
+    let mut found = Vec::new();
+    for bucket in sorted
+        .iter()
+        .map(|id| event_bucket(*id))
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        found.extend(read_all(&store, ws, bucket, None, 100).await);
+    }
+    let mut reasons: Vec<_> = found.iter().filter_map(|e| e.reason.clone()).collect();
+    reasons.sort();
+    assert_eq!(
+        reasons,
+        ["b0", "b1", "b2", "b3", "b4"],
+        "every event is readable"
+    );
+    assert!(store.append_events(&[]).await.unwrap().is_empty());
+}
+
 pub async fn test_event_cursors_round_trip_per_consumer(store: DynStore) {
     let name = format!("test-{}", Uuid::new_v4());
     assert_eq!(store.get_event_cursor(&name).await.unwrap(), None);

@@ -79,6 +79,7 @@ macro_rules! for_each_case {
             test_metric_samples_by_month_and_post_keep_nulls,
             test_purge_webhooks_and_metrics_leaves_nothing_and_spares_others,
             test_event_log_reads_a_bucket_in_id_order_after_a_cursor,
+            test_event_log_appends_a_batch_with_an_id_each,
             test_event_cursors_round_trip_per_consumer,
             test_post_update_and_its_event_commit_together,
             test_webhook_due_between_reads_only_rows_after_the_resume_point,
