@@ -51,6 +51,9 @@ pub struct EngineTuning {
     pub recent_events: usize,
     /// Real time between passes of the privacy workers (revocation retries, purge).
     pub privacy_interval: Duration,
+    /// How often rows past their retention are swept from stores that do not expire rows
+    /// themselves (the embedded store).
+    pub sweep_interval: Duration,
 }
 
 impl Default for EngineTuning {
@@ -73,6 +76,7 @@ impl Default for EngineTuning {
             shutdown_deadline: Duration::from_secs(10),
             recent_events: 10_000,
             privacy_interval: Duration::from_secs(60),
+            sweep_interval: Duration::from_secs(15 * 60),
         }
     }
 }

@@ -60,11 +60,17 @@ fn gone(scope: WorkspaceScope) -> EngineError {
     }
 }
 
-/// Runs the privacy workers every `privacy_interval` until the engine stops.
+/// Store sweeps per sweep pass at most (each removes a bounded number of rows).
+const SWEEP_CALLS_PER_PASS: usize = 20;
+
+/// Runs the privacy workers every `privacy_interval` (and the expired-row sweep every
+/// `sweep_interval`) until the engine stops.
 pub(crate) fn run_workers(handle: EngineHandle) -> JoinHandle<()> {
     let cancel = handle.inner.cancel.clone();
     let every = handle.inner.ctx.tuning.privacy_interval;
+    let sweep_every = handle.inner.ctx.tuning.sweep_interval;
     crate::runtime::spawn(async move {
+        let mut last_sweep = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 () = cancel.cancelled() => break,
@@ -72,6 +78,12 @@ pub(crate) fn run_workers(handle: EngineHandle) -> JoinHandle<()> {
             }
             if let Err(e) = handle.run_privacy_pass().await {
                 tracing::warn!(error = %e, "privacy workers pass failed");
+            }
+            if last_sweep.elapsed() >= sweep_every {
+                last_sweep = tokio::time::Instant::now();
+                if let Err(e) = handle.run_sweep_pass().await {
+                    tracing::warn!(error = %e, "expired-row sweep failed");
+                }
             }
         }
     })
@@ -351,6 +363,29 @@ impl EngineHandle {
         let active = vault.active_master_key_id();
         tracing::info!(master_key_id = %active, "master keyring reloaded");
         Ok(active)
+    }
+
+    /// Removes rows past their retention (idempotency records, sessions, due-index rows,
+    /// audit entries, export jobs, webhook messages, the event log...) where the store does not
+    /// expire them itself; returns how many. Runs every `sweep_interval` in the background.
+    ///
+    /// # Errors
+    /// Store failures; the next pass resumes.
+    pub async fn run_sweep_pass(&self) -> Result<u64, EngineError> {
+        let store = &self.inner.ctx.store;
+        let mut total = 0;
+        // Each call removes a bounded number; a backlog is worked off over a few calls.
+        for _ in 0..SWEEP_CALLS_PER_PASS {
+            let n = store.sweep_expired(self.inner.ctx.now()).await?;
+            total += n;
+            if n == 0 {
+                break;
+            }
+        }
+        if total > 0 {
+            tracing::info!(num_rows = total, "expired rows swept");
+        }
+        Ok(total)
     }
 
     /// Runs the purge worker once now.

@@ -32,6 +32,11 @@ const EXPIRING: &[&str] = &[
     super::privacy::AUDIT_BY_ACTOR,
     super::privacy::EXPORTS,
     super::imports::IMPORTS,
+    WEBHOOK_MESSAGES,
+    WEBHOOK_DUE,
+    WEBHOOK_ATTEMPTS,
+    ANALYTICS_DUE,
+    super::events::EVENT_LOG,
 ];
 
 #[async_trait]
@@ -90,10 +95,14 @@ impl IdempotencyStore for RedbStore {
     }
 }
 
-fn sweep(tx: &mut Tx<'_>, now: Timestamp) -> StoreResult<u64> {
+/// Up to [`MAX_SWEEP`] keys of expired rows, over every expiring table.
+fn expired_keys(r: &impl Lookup, now: Timestamp) -> StoreResult<Vec<(&'static str, Vec<u8>)>> {
     let mut expired: Vec<(&'static str, Vec<u8>)> = Vec::new();
     for &table in EXPIRING {
-        tx.scan_from(table, &[], None, &mut |k, v| {
+        if expired.len() >= MAX_SWEEP {
+            break;
+        }
+        r.scan_from(table, &[], None, &mut |k, v| {
             let row: Expiring = decode(table, v)?;
             if row.expires_at <= now {
                 expired.push((table, k.to_vec()));
@@ -101,11 +110,7 @@ fn sweep(tx: &mut Tx<'_>, now: Timestamp) -> StoreResult<u64> {
             Ok(expired.len() < MAX_SWEEP)
         })?;
     }
-    let n = expired.len() as u64;
-    for (table, k) in expired {
-        tx.delete(table, k);
-    }
-    Ok(n)
+    Ok(expired)
 }
 
 #[async_trait]
@@ -119,11 +124,29 @@ impl MetaStore for RedbStore {
         Ok(self.inner.version.load(Ordering::Acquire))
     }
 
+    /// The expired rows are found on a read snapshot, off the writer (the scan reads every
+    /// expiring table); the writer then deletes those still expired, so it is held only for
+    /// the deletes, never for a scan of the whole store.
     async fn sweep_expired(&self, now: Timestamp) -> StoreResult<u64> {
-        match self
-            .write(Box::new(move |tx| sweep(tx, now).map(Outcome::Count)))
-            .await?
-        {
+        let candidates = self.read(move |r| expired_keys(r, now)).await?;
+        if candidates.is_empty() {
+            return Ok(0);
+        }
+        let plan = move |tx: &mut Tx<'_>| {
+            let mut n = 0;
+            for (table, k) in candidates {
+                // Rewritten since the snapshot (a new expiry): keep it.
+                let still_expired = tx
+                    .get_json::<Expiring>(table, &k)?
+                    .is_some_and(|row| row.expires_at <= now);
+                if still_expired {
+                    tx.delete(table, k);
+                    n += 1;
+                }
+            }
+            Ok(Outcome::Count(n))
+        };
+        match self.write(Box::new(plan)).await? {
             Outcome::Count(n) => Ok(n),
             _ => Err(unexpected()),
         }
