@@ -43,7 +43,15 @@ pub struct OutstandClient {
     http: reqwest::Client,
     base_url: Url,
     api_key: SecretString,
+    /// Bounds the calls in flight, and with them the open connections: a burst of due posts
+    /// otherwise opens one connection per account, and connection set-up (the client's port
+    /// search, the partner's accept and handshake) dwarfs the calls themselves.
+    in_flight: std::sync::Arc<tokio::sync::Semaphore>,
 }
+
+/// Partner calls in flight at once per client; the rest wait their turn (before anything is
+/// sent, so waiting never makes an outcome unknown).
+const MAX_IN_FLIGHT: usize = 128;
 
 impl std::fmt::Debug for OutstandClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -72,7 +80,14 @@ impl OutstandClient {
             http,
             base_url,
             api_key,
+            in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
         })
+    }
+
+    /// A turn to call the partner; held until the answer is read.
+    async fn turn(&self) -> Option<tokio::sync::SemaphorePermit<'_>> {
+        // The semaphore is never closed, so this only fails if it were.
+        self.in_flight.acquire().await.ok()
     }
 
     /// Publishes one post to one account now.
@@ -85,6 +100,7 @@ impl OutstandClient {
     pub async fn create_post(&self, req: &PublishRequest<'_>) -> Result<Accepted, PublishError> {
         let url =
             endpoint(&self.base_url, &["posts"]).map_err(|e| not_accepted(false, "config", e))?;
+        let _turn = self.turn().await;
         let sent = self
             .authed(Method::POST, url)
             .header("Idempotency-Key", &req.idempotency_key)
@@ -253,6 +269,7 @@ impl OutstandClient {
         query: &[(&str, String)],
     ) -> Result<(Value, RateLimitInfo), PartnerError> {
         let url = endpoint(&self.base_url, path).map_err(PartnerError::Config)?;
+        let _turn = self.turn().await;
         let resp = self
             .authed(method, url)
             .query(query)
