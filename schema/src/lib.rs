@@ -22,6 +22,7 @@ pub mod store_events;
 pub mod store_imports;
 pub mod store_post_batch;
 pub mod store_privacy;
+pub mod store_requests;
 pub mod store_webhooks;
 pub mod url;
 
@@ -38,5 +39,6 @@ pub use store_events::*;
 pub use store_imports::*;
 pub use store_post_batch::*;
 pub use store_privacy::*;
+pub use store_requests::*;
 pub use store_webhooks::*;
 pub use url::{StoreUrl, migrate, open_store};

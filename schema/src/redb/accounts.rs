@@ -13,7 +13,8 @@ use super::writer::Outcome;
 use crate::error::StoreResult;
 use crate::layout::{check_scope, decode, encode, key};
 use crate::scope::{AccountScope, WorkspaceScope};
-use crate::store::{AccountStore, KeyringStore, MediaStore, Page, PageRequest, SessionStore};
+use crate::store::{AccountStore, KeyringStore, MediaStore, Page, PageRequest};
+use crate::store_requests::SessionStore;
 
 fn account_key(scope: AccountScope) -> Vec<u8> {
     key::pair(scope.workspace_id().as_uuid(), scope.account_id().as_uuid())

@@ -12,8 +12,9 @@ use super::writer::{Outcome, Tx};
 use super::{RedbStore, unexpected};
 use crate::error::StoreResult;
 use crate::layout::{Expiring, decode, encode, key};
-use crate::store::{
-    IdempotencyClaim, IdempotencyRecord, IdempotencyStore, MetaStore, StoredResponse,
+use crate::store::MetaStore;
+use crate::store_requests::{
+    IdempotencyClaim, IdempotencyRecord, IdempotencyStore, StoredResponse,
 };
 
 /// The most expired rows one sweep removes, so a sweep never holds the writer for long; call

@@ -18,7 +18,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::tables::{db_err, def};
 use crate::error::{StoreError, StoreResult};
-use crate::store::{CasOutcome, IdempotencyClaim};
+use crate::store::CasOutcome;
+use crate::store_requests::IdempotencyClaim;
 
 /// The most plans committed in one transaction.
 pub(crate) const MAX_BATCH: usize = 1024;

@@ -19,7 +19,8 @@ use crate::error::{StoreError, StoreResult};
 use crate::keys::KeyReader;
 use crate::layout::{TTL_GRACE, check_scope, decode, key, page_limit, scan_bucket, ttl_seconds};
 use crate::scope::{AccountScope, WorkspaceScope};
-use crate::store::{AccountStore, KeyringStore, MediaStore, Page, PageRequest, SessionStore};
+use crate::store::{AccountStore, KeyringStore, MediaStore, Page, PageRequest};
+use crate::store_requests::SessionStore;
 
 impl ScyllaStore {
     /// One page of a workspace partition clustered by one id (`WHERE workspace_id = ? AND

@@ -9,8 +9,9 @@ use super::deliveries::lwt_applied;
 use super::{ScyllaStore, body_text};
 use crate::error::{StoreError, StoreResult};
 use crate::layout::{MIGRATIONS_SCOPE, TTL_GRACE, decode, from_nanos, nanos, ttl_seconds};
-use crate::store::{
-    IdempotencyClaim, IdempotencyRecord, IdempotencyStore, MetaStore, StoredResponse,
+use crate::store::MetaStore;
+use crate::store_requests::{
+    IdempotencyClaim, IdempotencyRecord, IdempotencyStore, StoredResponse,
 };
 
 pub(crate) const CLAIM_IDEMPOTENCY: &str = "INSERT INTO idempotency (key, fingerprint, expires_at_ns) VALUES (?, ?, ?) IF NOT EXISTS USING TTL ?";
