@@ -146,7 +146,8 @@ pub async fn write_deliveries(
     let mut jobs = Vec::with_capacity(due.len());
     for (i, &due_at) in due.iter().enumerate() {
         let a = accounts[i % accounts.len()];
-        let (post, delivery) = post_with_delivery(a, due_at, now);
+        let (post, delivery) =
+            post_with_delivery(a.workspace_id, a.account_id, PLATFORM, due_at, now);
         written.push((a, post.id, delivery.id, due_at));
         let store = Arc::clone(store);
         jobs.push(async move {
@@ -328,16 +329,23 @@ fn account(a: BenchAccount, now: Timestamp) -> ConnectedAccount {
     }
 }
 
-fn post_with_delivery(a: BenchAccount, due_at: Timestamp, now: Timestamp) -> (Post, Delivery) {
+/// A scheduled single-account post and its delivery, as a CSV import leaves them.
+pub fn post_with_delivery(
+    ws: WorkspaceId,
+    acc: AccountId,
+    platform: Platform,
+    due_at: Timestamp,
+    now: Timestamp,
+) -> (Post, Delivery) {
     let post = Post {
         id: PostId::new(),
-        workspace_id: a.workspace_id,
+        workspace_id: ws,
         caption: "A benchmark post with a caption of ordinary length, #hashtag".into(),
         variants: Default::default(),
         media_ids: vec![],
         media_urls: vec![],
         first_comment: None,
-        account_ids: vec![a.account_id],
+        account_ids: vec![acc],
         status: PostStatus::Scheduled,
         scheduled_at: Some(due_at),
         timezone: "UTC".into(),
@@ -349,10 +357,10 @@ fn post_with_delivery(a: BenchAccount, due_at: Timestamp, now: Timestamp) -> (Po
     let id = DeliveryId::new();
     let delivery = Delivery {
         id,
-        workspace_id: a.workspace_id,
+        workspace_id: ws,
         post_id: post.id,
-        account_id: a.account_id,
-        platform: PLATFORM,
+        account_id: acc,
+        platform,
         state: DeliveryState::Scheduled,
         idempotency_key: id.to_string(),
         attempts: 0,

@@ -10,11 +10,12 @@ use jiff::{SignedDuration, Timestamp};
 use schema::{PageRequest, Store, StoreUrl, WorkspaceScope};
 use serde_json::{Value, json};
 use tenants::{
-    AccountId, AccountStatus, ConnectedAccount, Delivery, DeliveryEvent, DeliveryId, DeliveryState,
-    Membership, Platform, Post, PostId, PostStatus, Role, UserId, Workspace, WorkspaceId,
+    AccountId, AccountStatus, ConnectedAccount, DeliveryEvent, DeliveryId, Membership, Platform,
+    PostId, Role, UserId, Workspace, WorkspaceId,
 };
 use tokio::task::JoinSet;
 
+use crate::engine_env::post_with_delivery;
 use crate::report::peak_rss_bytes;
 
 const NUM_WORKSPACES: usize = 10;
@@ -63,7 +64,7 @@ pub async fn run(deliveries: usize, accounts: usize, concurrency: usize) -> anyh
         let (ws, acc) = account_ids[i % account_ids.len()];
         let due_at =
             now + SignedDuration::from_secs(60 + (i as i64 * 7 * 86_400) / deliveries as i64);
-        let (post, delivery) = post_with_delivery(ws, acc, due_at, now);
+        let (post, delivery) = post_with_delivery(ws, acc, Platform::Instagram, due_at, now);
         written.push((ws, acc, post.id, delivery.id));
         let store = Arc::clone(&store);
         set.spawn(async move {
@@ -186,48 +187,4 @@ fn account(ws: WorkspaceId, id: AccountId, now: Timestamp) -> ConnectedAccount {
         connected_at: now,
         updated_at: now,
     }
-}
-
-fn post_with_delivery(
-    ws: WorkspaceId,
-    acc: AccountId,
-    due_at: Timestamp,
-    now: Timestamp,
-) -> (Post, Delivery) {
-    let post = Post {
-        id: PostId::new(),
-        workspace_id: ws,
-        caption: "A benchmark post with a caption of ordinary length, #hashtag".into(),
-        variants: Default::default(),
-        media_ids: vec![],
-        media_urls: vec![],
-        first_comment: None,
-        account_ids: vec![acc],
-        status: PostStatus::Scheduled,
-        scheduled_at: Some(due_at),
-        timezone: "UTC".into(),
-        external_id: None,
-        created_by: None,
-        created_at: now,
-        updated_at: now,
-    };
-    let id = DeliveryId::new();
-    let delivery = Delivery {
-        id,
-        workspace_id: ws,
-        post_id: post.id,
-        account_id: acc,
-        platform: Platform::Instagram,
-        state: DeliveryState::Scheduled,
-        idempotency_key: id.to_string(),
-        attempts: 0,
-        due_at,
-        partner_post_id: None,
-        platform_post_id: None,
-        published_at: None,
-        last_error: None,
-        version: 0,
-        updated_at: now,
-    };
-    (post, delivery)
 }
