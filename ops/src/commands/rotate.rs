@@ -76,15 +76,17 @@ async fn rotate(
     let (mut rewrapped, mut skipped) = (0u64, 0u64);
     // A second pass catches a data key a server created under the old key during the first; the
     // old key is retired only after a pass that found nothing to rewrap.
+    let mut settled = false;
     for _pass in 0..MAX_PASSES {
         let before = rewrapped;
         skipped = 0;
         rewrap_pass(store, &ring, &bar, &mut rewrapped, &mut skipped).await?;
         if rewrapped == before {
+            settled = true;
             break;
         }
     }
-    if store_has_old_keys(store, &ring).await? {
+    if !settled {
         anyhow::bail!(
             "data keys are still being created under the old master key; make sure every server loaded the key file, then run `socialcrm keys rotate` again"
         );
@@ -195,24 +197,6 @@ async fn rewrap_pass(
         match batch.next_cursor {
             Some(cursor) => page.cursor = Some(cursor),
             None => return Ok(()),
-        }
-    }
-}
-
-/// Whether any data key is still wrapped under a key other than the active one.
-async fn store_has_old_keys(
-    store: &dyn schema::Store,
-    ring: &MasterKeyring,
-) -> anyhow::Result<bool> {
-    let mut page = PageRequest::first(500);
-    loop {
-        let batch = store.list_data_keys(page.clone()).await?;
-        if batch.items.iter().any(|w| needs_rewrap(ring, w)) {
-            return Ok(true);
-        }
-        match batch.next_cursor {
-            Some(cursor) => page.cursor = Some(cursor),
-            None => return Ok(false),
         }
     }
 }
