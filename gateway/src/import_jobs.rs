@@ -27,6 +27,7 @@ use crate::csv_import::{
     AccountDirectory, ImportOptions, ImportReport, ImportStatus, SinkError, run_import,
 };
 use crate::error::ApiError;
+use crate::export::all_pages;
 use crate::import_sink::StoreSink;
 use crate::import_spool::{JobSpec, SpooledUpload, remove_files};
 use crate::state::AppState;
@@ -150,25 +151,7 @@ pub async fn account_directory(
     state: &AppState,
     scope: WorkspaceScope,
 ) -> Result<AccountDirectory, ApiError> {
-    let mut accounts = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = state
-            .store
-            .list_accounts(
-                scope,
-                schema::PageRequest {
-                    cursor,
-                    limit: 1000,
-                },
-            )
-            .await?;
-        accounts.extend(page.items);
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
+    let accounts = all_pages!(page => state.store.list_accounts(scope, page));
     Ok(AccountDirectory::from_accounts(&accounts))
 }
 

@@ -10,7 +10,7 @@ use std::io::{Seek, Write};
 use std::path::PathBuf;
 
 use jiff::{SignedDuration, Timestamp};
-use schema::{AuditQuery, PageRequest, PostFilter, Store, StoreError, WorkspaceScope};
+use schema::{AuditQuery, PostFilter, Store, StoreError, WorkspaceScope};
 use serde::Serialize;
 use tenants::UserId;
 use zip::write::SimpleFileOptions;
@@ -97,7 +97,7 @@ macro_rules! all_pages {
         let mut items = Vec::new();
         let mut cursor = None;
         loop {
-            let $page = PageRequest {
+            let $page = schema::PageRequest {
                 cursor: cursor.take(),
                 limit: 500,
             };
@@ -111,6 +111,7 @@ macro_rules! all_pages {
         items
     }};
 }
+pub(crate) use all_pages;
 
 struct Archive<W: Write + Seek, P: Fn(u64, u64)> {
     zip: zip::ZipWriter<W>,

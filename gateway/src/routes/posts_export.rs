@@ -19,6 +19,7 @@ use schema::{PageRequest, PostFilter, WorkspaceScope};
 use crate::auth::{Permission, WorkspaceAccess};
 use crate::csv_import::{AccountDirectory, ExportWriter};
 use crate::error::ApiError;
+use crate::export::all_pages;
 use crate::state::AppState;
 
 /// Posts read from the store per chunk of the response.
@@ -123,25 +124,7 @@ pub async fn export_posts_csv(
 ) -> Result<Response, ApiError> {
     access.require(Permission::Read)?;
     let filter = super::posts::post_filter(query.as_deref())?;
-    let mut accounts = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = state
-            .store
-            .list_accounts(
-                access.scope,
-                PageRequest {
-                    cursor,
-                    limit: 1000,
-                },
-            )
-            .await?;
-        accounts.extend(page.items);
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
+    let accounts = all_pages!(page => state.store.list_accounts(access.scope, page));
     let mut directory = AccountDirectory::from_accounts(&accounts);
     // Disconnected accounts keep their handle in the export, even if it no longer resolves.
     for a in &accounts {
