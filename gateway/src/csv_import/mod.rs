@@ -18,8 +18,10 @@
 //!   `'` followed by one of those characters loses exactly one `'`. Other cells starting with
 //!   `'` are kept as they are, so export then import is lossless.
 //! - Idempotency: every valid row has a [`ValidRow::dedup_key`]: its `external_id`, else
-//!   `sha256:<fingerprint of the normalised row>`. The same file uploaded twice gives the same
-//!   keys, and two rows of one file with the same key are refused; the store (through
+//!   `row:<UTC time>:<fingerprint of the normalised row>` (`row:draft:<fingerprint>` without a
+//!   time). The time leads so that a file in date order (a content calendar) adds its keys at
+//!   one end of the store's index instead of all over it. The same file uploaded twice gives
+//!   the same keys, and two rows of one file with the same key are refused; the store (through
 //!   [`report::ImportSink`]) says which keys already exist in the workspace.
 //! - Row 0 in an error means "not a row of the file" (a query option, the store).
 
@@ -240,12 +242,17 @@ pub struct ValidRow {
 
 impl ValidRow {
     /// The key that makes re-importing this row a no-op: the row's `external_id` when it has
-    /// one, else `sha256:<fingerprint>`. Store it as the post's `external_id` (as
-    /// [`ValidRow::into_post`] does) and look it up before creating.
+    /// one, else `row:<YYYYMMDDTHHMMSSZ>:<fingerprint>` (`row:draft:<fingerprint>` for a draft
+    /// without a time). The fingerprint covers the time too; the time is repeated in front
+    /// only so that rows in date order get neighbouring keys. Store it as the post's
+    /// `external_id` (as [`ValidRow::into_post`] does) and look it up before creating.
     pub fn dedup_key(&self) -> String {
-        match &self.external_id {
-            Some(id) => id.clone(),
-            None => format!("sha256:{}", self.fingerprint),
+        match (&self.external_id, self.scheduled_at) {
+            (Some(id), _) => id.clone(),
+            (None, Some(at)) => {
+                format!("row:{}:{}", at.strftime("%Y%m%dT%H%M%SZ"), self.fingerprint)
+            }
+            (None, None) => format!("row:draft:{}", self.fingerprint),
         }
     }
 
