@@ -113,13 +113,14 @@ pub(crate) fn message_id(event: Uuid, endpoint: WebhookId) -> Uuid {
 /// Writes the outbox message of a logged event for every enabled endpoint subscribed to it
 /// (endpoints concurrently, so their writes share group commits), skipping endpoints that
 /// already have it (a replay after a crash). Returns how many were new.
+/// `endpoints` are the event's workspace's, listed by the caller (once for many events).
 pub(crate) async fn fan_out(
     shared: &Shared,
     event: &LoggedEvent,
     envelope: &Envelope,
+    endpoints: &[WebhookEndpoint],
 ) -> Result<usize, EngineError> {
     let scope = WorkspaceScope::authorized(event.workspace_id);
-    let endpoints = shared.store.list_webhooks(scope).await?;
     let writes = endpoints
         .iter()
         .filter(|e| e.enabled && e.events.contains(&envelope.kind))

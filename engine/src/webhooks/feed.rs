@@ -12,12 +12,14 @@
 //! minute after it ends (plus the settle time). Replaying an event is harmless anyway: outbox
 //! message ids are derived from the event and the endpoint.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use futures::StreamExt;
 use jiff::{SignedDuration, Timestamp};
+use schema::WebhookEndpoint;
 use schema::{EventCursor, LoggedEvent, WorkspaceScope, hour_bucket};
+use tenants::WorkspaceId;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -90,16 +92,51 @@ async fn load(shared: &Shared) -> Position {
     }
 }
 
-/// Handles one logged event: indexes a connected account, then writes its outbox messages.
-async fn handle(shared: &Shared, event: &LoggedEvent) -> Result<(), EngineError> {
+/// Handles one logged event: indexes a connected account, then writes its outbox messages to
+/// `endpoints` (its workspace's).
+async fn handle(
+    shared: &Shared,
+    event: &LoggedEvent,
+    endpoints: &[WebhookEndpoint],
+) -> Result<(), EngineError> {
     let scope = WorkspaceScope::authorized(event.workspace_id);
     if let ("account.connected", Some(account_id)) = (event.kind.as_str(), event.account_id) {
         remember_account(shared, scope, account_id).await?;
     }
     if let Some(envelope) = to_envelope(event) {
-        fan_out(shared, event, &envelope).await?;
+        fan_out(shared, event, &envelope, endpoints).await?;
     }
     Ok(())
+}
+
+/// The webhook endpoints of every workspace that has an event in `events`, listed once per
+/// page rather than once per event (an import logs thousands of events of one workspace). A
+/// workspace whose listing failed is missing: its events are retried next pass.
+async fn endpoints_of(
+    shared: &Shared,
+    events: &[(LoggedEvent, bool)],
+) -> HashMap<WorkspaceId, Vec<WebhookEndpoint>> {
+    let workspaces: HashSet<WorkspaceId> = events
+        .iter()
+        .filter(|(_, todo)| *todo)
+        .map(|(e, _)| e.workspace_id)
+        .collect();
+    let mut out = HashMap::with_capacity(workspaces.len());
+    for ws in workspaces {
+        match shared
+            .store
+            .list_webhooks(WorkspaceScope::authorized(ws))
+            .await
+        {
+            Ok(endpoints) => {
+                out.insert(ws, endpoints);
+            }
+            Err(e) => {
+                tracing::warn!(workspace_id = %ws, error = %e, "webhook endpoints unreadable; retried next pass");
+            }
+        }
+    }
+    out
 }
 
 /// Reads one bucket from its position and handles what is new, a page at a time with up to
@@ -121,19 +158,22 @@ async fn drain_bucket(
                 return false;
             }
         };
-        let todo: Vec<bool> = events
+        let page: Vec<(LoggedEvent, bool)> = events
             .iter()
-            .map(|e| !pos.handled.contains(&e.id))
+            .map(|e| (e.clone(), !pos.handled.contains(&e.id)))
             .collect();
-        let jobs: Vec<_> = events
-            .iter()
-            .cloned()
-            .zip(todo)
+        let endpoints = endpoints_of(shared, &page).await;
+        let endpoints = &endpoints;
+        let jobs: Vec<_> = page
+            .into_iter()
             .map(|(event, todo)| async move {
                 if !todo {
                     return true;
                 }
-                match handle(shared, &event).await {
+                let Some(endpoints) = endpoints.get(&event.workspace_id) else {
+                    return false;
+                };
+                match handle(shared, &event, endpoints).await {
                     Ok(()) => true,
                     Err(e) => {
                         tracing::warn!(event_id = %event.id, kind = event.kind, error = %e,
