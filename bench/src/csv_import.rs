@@ -87,6 +87,7 @@ struct Bed {
     shutdown_tx: tokio::sync::oneshot::Sender<()>,
     engine: engine::Engine,
     sandbox: Sandbox,
+    redb: schema::RedbStore,
     dir: tempfile::TempDir,
 }
 
@@ -124,7 +125,7 @@ async fn start() -> anyhow::Result<Bed> {
     let dir = tempfile::tempdir()?;
     let redb = schema::RedbStore::open(dir.path().join("store.redb"))?;
     redb.migrate().await?;
-    let store: Arc<dyn schema::Store> = Arc::new(redb);
+    let store: Arc<dyn schema::Store> = Arc::new(redb.clone());
     let config = engine::EngineConfig {
         outstand_base_url: format!("{sandbox_url}/outstand/v1"),
         outstand_api_key: SecretString::from(SandboxConfig::default().outstand_api_key),
@@ -181,6 +182,7 @@ async fn start() -> anyhow::Result<Bed> {
         shutdown_tx,
         engine,
         sandbox,
+        redb,
         dir,
     })
 }
@@ -258,7 +260,9 @@ pub async fn run(sizes: &[usize]) -> anyhow::Result<Value> {
         let file_bytes = generate(&csv, rows, &handles, start_at)?;
         let (dry, dry_secs) = import(&bed, &ws, &csv, true).await?;
         let peak_after_dry_run = crate::report::peak_rss_bytes();
+        let before = bed.redb.write_stats();
         let (real, real_secs) = import(&bed, &ws, &csv, false).await?;
+        let after = bed.redb.write_stats();
         if real["posts_created"].as_u64() != Some(rows as u64) {
             bail!(
                 "{rows} rows: the import did not create every post: {}",
@@ -276,6 +280,8 @@ pub async fn run(sizes: &[usize]) -> anyhow::Result<Value> {
             "import_seconds": real_secs,
             "rows_per_second": rows as f64 / real_secs,
             "posts_created": real["posts_created"],
+            "store_commits_during_import": after.num_batches - before.num_batches,
+            "store_writes_during_import": after.num_ops - before.num_ops,
             "peak_rss_bytes_after_dry_run": peak_after_dry_run,
             "peak_rss_bytes_after_import": crate::report::peak_rss_bytes(),
         }));

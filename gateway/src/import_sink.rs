@@ -15,7 +15,7 @@ use crate::import_jobs::{ImportDoc, save};
 use crate::state::AppState;
 
 /// Rows per engine call (and store transaction).
-const ENGINE_BATCH_ROWS: usize = 500;
+const ENGINE_BATCH_ROWS: usize = 2_000;
 
 /// How often a running job saves its progress.
 const PROGRESS_EVERY: Duration = Duration::from_millis(500);
