@@ -247,6 +247,7 @@ impl Engine {
             clock,
             partner,
             credentials,
+            timers: crate::timer_wheel::TimerWheel::start(),
             tuning,
         });
         let (root, _) = Actor::spawn(None, EngineActor, ctx.clone())
@@ -367,6 +368,12 @@ impl EngineHandle {
     /// limiter state, restarts, mailbox depth.
     pub fn observe(&self) -> EngineObservable {
         self.inner.ctx.board.snapshot(self.is_ready())
+    }
+
+    /// Engine-wide counts (resident actors, armed timers, pending deliveries) without the
+    /// per-actor snapshots: what a health check or a benchmark polls.
+    pub fn observe_totals(&self) -> crate::observe::EngineTotals {
+        self.inner.ctx.board.totals(self.is_ready())
     }
 
     /// The most recent domain events, oldest first.

@@ -97,6 +97,8 @@ pub struct EngineContext {
     pub board: SharedBoard,
     /// Limiters shared across accounts.
     pub app_limits: Arc<AppLimits>,
+    /// The account actors' timers.
+    pub timers: crate::timer_wheel::TimerWheel,
     /// Timings.
     pub tuning: EngineTuning,
 }

@@ -30,6 +30,7 @@ pub mod runtime;
 pub mod scheduler;
 pub mod ssrf;
 pub mod status_recovery;
+pub mod timer_wheel;
 pub mod token_refresh;
 pub mod vault;
 pub mod webhooks;

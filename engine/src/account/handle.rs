@@ -10,8 +10,10 @@ use schema::DueRef;
 /// What an account actor can be asked to do.
 #[derive(Debug)]
 pub enum AccountMsg {
-    /// The timer fired or the engine was nudged: act on whatever is due on the engine clock.
+    /// The engine was nudged: act on whatever is due on the engine clock.
     Wake,
+    /// The armed timer with this id expired (see [`crate::timer_wheel`]): act as on `Wake`.
+    Timer(u64),
     /// Reload the schedule from the store from `from` to the end of the window.
     Reload {
         /// Lower bound of the reload.

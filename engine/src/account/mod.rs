@@ -116,6 +116,12 @@ impl Actor for AccountActor {
                         state.wake_queued = false;
                         on_wake(ctx, state, &myself).await?;
                     }
+                    AccountMsg::Timer(id) => {
+                        if state.timer.as_ref().is_some_and(|t| t.id() == id) {
+                            state.timer = None;
+                        }
+                        on_wake(ctx, state, &myself).await?;
+                    }
                     AccountMsg::Reload { from } => load_window(ctx, state, from).await?,
                     AccountMsg::Schedule(refs) => {
                         for r in &refs {

@@ -6,29 +6,31 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use jiff::Timestamp;
-use ractor::{ActorRef, MessagingErr};
+use ractor::ActorRef;
 use schema::{AccountScope, DueRef};
 use tenants::{ConnectedAccount, DeliveryId, DeliveryState, PostId};
-use tokio::task::JoinHandle;
 
 use crate::account::AccountMsg;
 use crate::context::{Ctx, delay_until};
 use crate::observe::AccountObservable;
 use crate::outbound::AccessToken;
 use crate::rate_limit::AccountLimits;
+use crate::timer_wheel::ArmedTimer;
 use crate::workspace::WorkspaceHandle;
 
-/// The single armed timer.
+/// The single armed timer, kept in the engine's [`crate::timer_wheel::TimerWheel`]. Dropping
+/// it cancels it; the actor drops it when it fires.
 #[derive(Debug)]
 pub struct Timer {
-    /// When it fires (engine clock).
+    /// The wake it stands for (engine clock); it may fire earlier, capped at `max_timer`.
     pub at: Timestamp,
-    task: JoinHandle<Result<(), MessagingErr<AccountMsg>>>,
+    armed: ArmedTimer,
 }
 
-impl Drop for Timer {
-    fn drop(&mut self) {
-        self.task.abort();
+impl Timer {
+    /// The id its expiry message carries.
+    pub fn id(&self) -> u64 {
+        self.armed.id()
     }
 }
 
@@ -120,16 +122,13 @@ impl AccountState {
     /// Arms the one timer for the next wake, replacing the previous one if it differs.
     pub fn arm(&mut self, ctx: &Ctx, myself: &ActorRef<AccountMsg>) {
         let at = self.next_wake(ctx);
-        if self
-            .timer
-            .as_ref()
-            .is_some_and(|t| t.at == at && !t.task.is_finished())
-        {
+        // A timer that fired was dropped by the handler, so one still here is pending.
+        if self.timer.as_ref().is_some_and(|t| t.at == at) {
             return;
         }
         let delay = delay_until(ctx.now(), at, ctx.tuning.max_timer);
-        let task = myself.send_after(delay, || AccountMsg::Wake);
-        self.timer = Some(Timer { at, task });
+        let armed = ctx.timers.arm(myself, delay);
+        self.timer = Some(Timer { at, armed });
     }
 
     /// The observable snapshot.
