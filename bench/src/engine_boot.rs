@@ -164,13 +164,9 @@ pub async fn boot(
     let armed = engine_env::wait_armed(&handle, num_accounts, num_deliveries, timeout).await;
     let ready_secs = process_start.elapsed().as_secs_f64();
     let rss = rss_bytes();
-    let seen = handle.observe();
-    let num_pending: usize = seen.accounts.iter().map(|a| a.num_pending).sum();
-    let num_armed = seen
-        .accounts
-        .iter()
-        .filter(|a| a.resident && a.timer_at.is_some())
-        .count();
+    let seen = handle.observe_totals();
+    let num_pending = seen.num_pending;
+    let num_armed = seen.num_timers_armed;
     let num_resident = seen.num_accounts_resident;
     Ok(json!({
         "all_armed": armed.is_some(),

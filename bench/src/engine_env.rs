@@ -222,14 +222,8 @@ pub async fn wait_armed(
     let started = Instant::now();
     let poll = Duration::from_millis(if num_accounts > 20_000 { 250 } else { 50 });
     while started.elapsed() < deadline {
-        let seen = handle.observe();
-        let armed = seen
-            .accounts
-            .iter()
-            .filter(|a| a.resident && a.timer_at.is_some())
-            .count();
-        let pending: usize = seen.accounts.iter().map(|a| a.num_pending).sum();
-        if armed >= num_accounts && pending >= num_pending {
+        let seen = handle.observe_totals();
+        if seen.num_timers_armed >= num_accounts && seen.num_pending >= num_pending {
             return Some(started.elapsed());
         }
         tokio::time::sleep(poll).await;
