@@ -190,7 +190,12 @@ pub fn run_import<R: Read>(
     sink: &mut impl ImportSink,
 ) -> ImportReport {
     let mut report = ImportReport::new(id, opts.dry_run);
-    if let Err(e) = pass(&mut open, opts, accounts, sink, &mut report, false) {
+    let mut validate = Pass {
+        create: false,
+        look_up: true,
+        num_already_imported: 0,
+    };
+    if let Err(e) = pass(&mut open, opts, accounts, sink, &mut report, &mut validate) {
         return report.fail(&e);
     }
     let blocked = report.rows_invalid > 0 && opts.mode == ImportMode::AllOrNothing;
@@ -200,7 +205,15 @@ pub fn run_import<R: Read>(
     }
     if !opts.dry_run {
         report.already_imported.clear();
-        if let Err(e) = pass(&mut open, opts, accounts, sink, &mut report, true) {
+        // When validation found no row imported before (the usual first upload), creating
+        // skips the look-up: the store still refuses, inside its transaction, a key that a
+        // concurrent upload took meanwhile, and says so row by row.
+        let mut create = Pass {
+            create: true,
+            look_up: validate.num_already_imported > 0,
+            num_already_imported: 0,
+        };
+        if let Err(e) = pass(&mut open, opts, accounts, sink, &mut report, &mut create) {
             return report.fail(&e);
         }
     }
@@ -212,6 +225,16 @@ pub fn run_import<R: Read>(
     report
 }
 
+/// What one read of the upload does.
+struct Pass {
+    /// Create the rows (else validate and count them).
+    create: bool,
+    /// Ask the sink which rows exist before creating them.
+    look_up: bool,
+    /// Valid rows the look-up found imported already.
+    num_already_imported: u64,
+}
+
 /// One read of the upload. Validating records counts and errors; creating only creates (the
 /// bytes, options and clock are the same, so the rows are too).
 fn pass<R: Read>(
@@ -220,8 +243,9 @@ fn pass<R: Read>(
     accounts: &AccountDirectory,
     sink: &mut impl ImportSink,
     report: &mut ImportReport,
-    create: bool,
+    this: &mut Pass,
 ) -> Result<(), ImportError> {
+    let create = this.create;
     let source = open().map_err(|source| ImportError::Read { row: 1, source })?;
     let mut rows = parse_rows(source, opts, accounts)?;
     if !create {
@@ -248,7 +272,7 @@ fn pass<R: Read>(
             Ok(row) => {
                 batch.push(row);
                 if batch.len() == batch_rows {
-                    flush(sink, report, &mut batch, create)?;
+                    flush(sink, report, &mut batch, this)?;
                 }
             }
             Err(errors) if !create => {
@@ -258,7 +282,7 @@ fn pass<R: Read>(
             Err(_) => {}
         }
     }
-    flush(sink, report, &mut batch, create)?;
+    flush(sink, report, &mut batch, this)?;
     if create {
         record_created(report, sink.drain().map_err(ImportError::Sink)?);
         report.already_imported.sort_by_key(|a| a.row);
@@ -273,28 +297,36 @@ fn flush(
     sink: &mut impl ImportSink,
     report: &mut ImportReport,
     batch: &mut Vec<ValidRow>,
-    create: bool,
+    this: &mut Pass,
 ) -> Result<(), ImportError> {
     if batch.is_empty() {
         return Ok(());
     }
-    let keys: Vec<String> = batch.iter().map(ValidRow::dedup_key).collect();
-    let existing = sink.find_imported(&keys).map_err(ImportError::Sink)?;
-    if existing.len() != keys.len() {
-        let message = format!(
-            "find_imported answered {} of {} keys",
-            existing.len(),
-            keys.len()
-        );
-        return Err(ImportError::Sink(message.into()));
-    }
+    let create = this.create;
+    let existing = if this.look_up {
+        let keys: Vec<String> = batch.iter().map(ValidRow::dedup_key).collect();
+        let existing = sink.find_imported(&keys).map_err(ImportError::Sink)?;
+        if existing.len() != keys.len() {
+            let message = format!(
+                "find_imported answered {} of {} keys",
+                existing.len(),
+                keys.len()
+            );
+            return Err(ImportError::Sink(message.into()));
+        }
+        existing
+    } else {
+        vec![None; batch.len()]
+    };
     let mut fresh = Vec::with_capacity(batch.len());
-    for ((row, key), found) in batch.drain(..).zip(keys).zip(existing) {
+    for (row, found) in batch.drain(..).zip(existing) {
         if !create {
             report.rows_valid += 1;
         }
         match found {
             Some(post_id) => {
+                this.num_already_imported += 1;
+                let key = row.dedup_key();
                 if report.already_imported.len() < MAX_REPORTED {
                     report.already_imported.push(AlreadyImported {
                         row: row.row,
