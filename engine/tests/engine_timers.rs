@@ -6,9 +6,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Env, env, post_at, start_time};
+use common::{Env, env, start_time};
 use jiff::SignedDuration;
-use tenants::{DeliveryState, Platform};
+use tenants::DeliveryState;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn test_armed_timer_publishes_without_scan_or_nudge() -> anyhow::Result<()> {
@@ -23,16 +23,8 @@ async fn test_armed_timer_publishes_without_scan_or_nudge() -> anyhow::Result<()
     let engine = env.start(tuning).await?;
     let h = engine.handle();
     let scope = env.workspace().await?;
-    let account = h
-        .connect_account(scope, env.grant(Platform::Linkedin).await?)
-        .await?
-        .id;
     let due = start_time() + SignedDuration::from_mins(10);
-    let post = h
-        .create_post(scope, post_at("timer", vec![account], due))
-        .await?
-        .post
-        .id;
+    let (account, post) = env.linkedin_post(&h, scope, "timer", due).await?;
 
     let armed_for_due = || {
         h.observe()

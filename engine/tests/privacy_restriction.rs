@@ -5,9 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Env, env, post_at, run_until, start_time};
+use common::{Env, env, run_until, start_time};
 use jiff::SignedDuration;
-use tenants::{DeliveryState, Platform};
+use tenants::DeliveryState;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn test_restricted_workspace_holds_due_posts_until_unrestricted() -> anyhow::Result<()> {
@@ -15,16 +15,8 @@ async fn test_restricted_workspace_holds_due_posts_until_unrestricted() -> anyho
     let engine = env.start(Env::tuning()).await?;
     let h = engine.handle();
     let scope = env.workspace().await?;
-    let account = h
-        .connect_account(scope, env.grant(Platform::Linkedin).await?)
-        .await?
-        .id;
     let at = start_time() + SignedDuration::from_mins(10);
-    let post = h
-        .create_post(scope, post_at("hi", vec![account], at))
-        .await?
-        .post
-        .id;
+    let (_, post) = env.linkedin_post(&h, scope, "hi", at).await?;
     h.restrict_workspace(scope).await?;
 
     let held = run_until(

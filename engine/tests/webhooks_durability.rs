@@ -178,16 +178,8 @@ async fn test_webhook_of_a_status_change_survives_a_crash_before_fan_out() -> an
     // 2. An engine publishes a post and stops before any webhook is fanned out.
     let crashed = engine_without_webhooks(&env).await?;
     let h = crashed.handle();
-    let account = h
-        .connect_account(scope, env.grant(Platform::Linkedin).await?)
-        .await?
-        .id;
     let due = start_time() + SignedDuration::from_mins(2);
-    let post = h
-        .create_post(scope, post_at("crash", vec![account], due))
-        .await?
-        .post
-        .id;
+    let (_, post) = env.linkedin_post(&h, scope, "crash", due).await?;
     let store = env.store.clone();
     let published = run_until(
         &env,
@@ -287,16 +279,8 @@ async fn test_post_status_left_behind_by_a_crash_is_recovered_with_its_webhook()
     let first = env.start(Env::tuning()).await?;
     let h = first.handle();
     let (mut receiver, secret) = subscribe(&h, scope, &["post.published"]).await?;
-    let account = h
-        .connect_account(scope, env.grant(Platform::Linkedin).await?)
-        .await?
-        .id;
     let due = start_time() + SignedDuration::from_hours(3);
-    let post = h
-        .create_post(scope, post_at("left behind", vec![account], due))
-        .await?
-        .post
-        .id;
+    let (account, post) = env.linkedin_post(&h, scope, "left behind", due).await?;
     first.shutdown().await;
 
     // What a crash leaves after the delivery's durable `published` transition and before the

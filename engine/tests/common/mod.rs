@@ -213,3 +213,26 @@ impl Env {
         self.clock.now()
     }
 }
+
+impl Env {
+    /// Connects a LinkedIn account in `scope` and schedules one post on it for `at`; returns
+    /// the account and the post.
+    pub async fn linkedin_post(
+        &self,
+        h: &EngineHandle,
+        scope: WorkspaceScope,
+        caption: &str,
+        at: Timestamp,
+    ) -> anyhow::Result<(tenants::AccountId, tenants::PostId)> {
+        let account = h
+            .connect_account(scope, self.grant(Platform::Linkedin).await?)
+            .await?
+            .id;
+        let post = h
+            .create_post(scope, post_at(caption, vec![account], at))
+            .await?
+            .post
+            .id;
+        Ok((account, post))
+    }
+}
