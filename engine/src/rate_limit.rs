@@ -1,10 +1,12 @@
-//! Rate limits, owned by the account actor: a governor limiter per (platform, account) built from
-//! the platform's publishing quota, a limiter per (platform, partner app) shared by every account
-//! of the node, and a block-until fed back from the partner's 429 `Retry-After` and
-//! `X-RateLimit-*` headers. Every limiter reads the engine's injectable clock, so quota windows
-//! open when a test's `ManualClock` is advanced.
+//! Rate limits, owned by the account actor: a rolling window per (platform, account) built from
+//! the platform's publishing quota ([`RollingQuota`]: the platforms count a moving 24 hours,
+//! which a refilling token bucket would overrun by up to twice the quota), resumed at start from
+//! the store's log of the account's publishes; a governor limiter per (platform, partner app)
+//! shared by every account of the node; and a block-until fed back from the partner's 429
+//! `Retry-After` and `X-RateLimit-*` headers. Every limit reads the engine's injectable clock,
+//! so quota windows open when a test's `ManualClock` is advanced.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -124,6 +126,63 @@ impl QuotaLimiter {
     }
 }
 
+/// A platform's rolling quota for one account: at most `max` publishes in any `window` (the
+/// platforms count a moving 24 hours, not a refilling bucket). It keeps the publish times still
+/// inside the window, at most `max`, so it frees exactly when the oldest leaves the window, and
+/// a restarted actor resumes it from the store's publish log.
+#[derive(Debug)]
+pub struct RollingQuota {
+    quota: PublishQuota,
+    recent: VecDeque<Timestamp>,
+}
+
+impl RollingQuota {
+    /// An unused quota.
+    pub fn new(quota: PublishQuota) -> Self {
+        Self {
+            quota,
+            recent: VecDeque::new(),
+        }
+    }
+
+    fn window(&self) -> SignedDuration {
+        SignedDuration::try_from(self.quota.window).unwrap_or(SignedDuration::MAX)
+    }
+
+    /// When a publish is allowed again, if the quota is used up at `now`.
+    pub fn full_until(&mut self, now: Timestamp) -> Option<Timestamp> {
+        let window = self.window();
+        while self
+            .recent
+            .front()
+            .is_some_and(|t| t.checked_add(window).unwrap_or(Timestamp::MAX) <= now)
+        {
+            self.recent.pop_front();
+        }
+        let max = usize::try_from(self.quota.max).unwrap_or(usize::MAX);
+        if self.recent.len() < max {
+            return None;
+        }
+        self.recent
+            .get(self.recent.len() - max)
+            .map(|oldest| oldest.checked_add(window).unwrap_or(Timestamp::MAX))
+    }
+
+    /// Counts a publish at `at` (in time order).
+    pub fn record(&mut self, at: Timestamp) {
+        self.recent.push_back(at);
+        let max = usize::try_from(self.quota.max).unwrap_or(usize::MAX);
+        while self.recent.len() > max {
+            self.recent.pop_front();
+        }
+    }
+
+    /// The quota it enforces.
+    pub fn quota(&self) -> PublishQuota {
+        self.quota
+    }
+}
+
 /// The limiters shared by every account: one per (platform, partner app), and the partner's own
 /// block-until learnt from 429s and rate-limit headers.
 #[derive(Debug)]
@@ -182,7 +241,7 @@ impl AppLimits {
 /// An account's limits: its own quota plus its own partner `Retry-After` block.
 #[derive(Debug)]
 pub struct AccountLimits {
-    quotas: Vec<QuotaLimiter>,
+    quotas: Vec<RollingQuota>,
     blocked_until: Option<Timestamp>,
     /// Deliveries held by these limits so far.
     pub num_held: u64,
@@ -219,14 +278,29 @@ impl LimitHit {
 
 impl AccountLimits {
     /// Limits for an account of `platform`.
-    pub fn new(platform: Platform, clock: SharedClock) -> Self {
+    pub fn new(platform: Platform) -> Self {
         Self {
             quotas: account_quotas(platform)
                 .into_iter()
-                .map(|q| QuotaLimiter::new(q, clock.clone()))
+                .map(RollingQuota::new)
                 .collect(),
             blocked_until: None,
             num_held: 0,
+        }
+    }
+
+    /// The longest quota window of the account's platform; `None` when it has no quota.
+    pub fn longest_window(&self) -> Option<Duration> {
+        self.quotas.iter().map(|q| q.quota().window).max()
+    }
+
+    /// Counts past publishes (oldest first), made before this actor started, against every
+    /// quota; those already out of a quota's window are dropped at the next check.
+    pub fn seed(&mut self, published: &[Timestamp]) {
+        for q in &mut self.quotas {
+            for at in published {
+                q.record(*at);
+            }
         }
     }
 
@@ -241,14 +315,23 @@ impl AccountLimits {
             self.num_held += 1;
             return Err(LimitHit::PartnerBackoff(until));
         }
-        if let Err(at) = self.quotas.iter().try_for_each(QuotaLimiter::check) {
+        let full = self
+            .quotas
+            .iter_mut()
+            .filter_map(|q| q.full_until(now))
+            .max();
+        if let Some(at) = full {
             self.num_held += 1;
             return Err(LimitHit::AccountQuota(at));
         }
         app.check_app(platform).map_err(|at| {
             self.num_held += 1;
             LimitHit::AppQuota(at)
-        })
+        })?;
+        for q in &mut self.quotas {
+            q.record(now);
+        }
+        Ok(())
     }
 
     /// When the partner may next be called for this account, if it asked us to wait.
@@ -271,7 +354,7 @@ impl AccountLimits {
 
     /// The state for observation.
     pub fn observable(&self, now: Timestamp) -> crate::observe::LimiterObservable {
-        let q = self.quotas.first().map(QuotaLimiter::quota);
+        let q = self.quotas.first().map(RollingQuota::quota);
         crate::observe::LimiterObservable {
             quota_per_window: q.map_or(0, |q| q.max),
             window_secs: q.map_or(0, |q| q.window.as_secs()),
@@ -299,5 +382,45 @@ mod tests {
         assert!(at > manual.now());
         manual.set(at);
         assert!(limiter.check().is_ok());
+    }
+
+    #[test]
+    fn test_account_quota_is_a_rolling_window_and_resumes_from_seeded_publishes() {
+        let start = Timestamp::from_second(1_800_000_000).unwrap();
+        let manual = ManualClock::new(start);
+        let app = AppLimits::new(Arc::new(manual.clone()));
+        let quota = account_quotas(Platform::Instagram)[0];
+        let window = SignedDuration::try_from(quota.window).unwrap();
+        let max = i32::try_from(quota.max).unwrap();
+
+        // The whole quota at once: the next publish waits for the window, not for a refill.
+        let mut limits = AccountLimits::new(Platform::Instagram);
+        for _ in 0..max {
+            assert!(limits.admit(&app, Platform::Instagram, start).is_ok());
+        }
+        let later = start + window / 2;
+        assert_eq!(
+            limits.admit(&app, Platform::Instagram, later),
+            Err(LimitHit::AccountQuota(start + window))
+        );
+        assert!(
+            limits
+                .admit(&app, Platform::Instagram, start + window)
+                .is_ok()
+        );
+
+        // Used over the last half window before the actor started: the quota resumes full and
+        // frees when the oldest of those publishes leaves the window.
+        let step = window / 2 / max;
+        let published: Vec<Timestamp> = (0..max).map(|i| start - window / 2 + step * i).collect();
+        let mut resumed = AccountLimits::new(Platform::Instagram);
+        resumed.seed(&published);
+        assert_eq!(
+            resumed.admit(&app, Platform::Instagram, start),
+            Err(LimitHit::AccountQuota(published[0] + window))
+        );
+        let mut stale = AccountLimits::new(Platform::Instagram);
+        stale.seed(&[start - window - SignedDuration::from_secs(1)]);
+        assert!(stale.admit(&app, Platform::Instagram, start).is_ok());
     }
 }

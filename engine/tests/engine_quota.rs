@@ -88,3 +88,68 @@ async fn test_instagram_quota_holds_then_publishes_when_window_opens() -> anyhow
     engine.shutdown().await;
     Ok(())
 }
+
+/// The quota outlives the engine: publishes before a restart still count after it, so a
+/// restarted engine never goes over the platform's 24-hour limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_instagram_quota_used_before_a_restart_still_holds_after_it() -> anyhow::Result<()> {
+    let env = env(|_| {}).await?;
+    let first = env.start(Env::tuning()).await?;
+    let h = first.handle();
+    let scope = env.workspace().await?;
+    let account = h
+        .connect_account(scope, env.grant(Platform::Instagram).await?)
+        .await?
+        .id;
+    let quota = tenants::rules(Platform::Instagram).quotas[0].count as usize;
+    let instagram_post = |caption: String, at| {
+        let mut new = post_at(&caption, vec![account], at);
+        new.media_urls = vec!["https://cdn.example.com/photo.jpg".into()];
+        new
+    };
+    for i in 0..quota {
+        let at = start_time() + SignedDuration::from_secs(10 + i as i64);
+        h.create_post(scope, instagram_post(format!("ig {i}"), at))
+            .await?;
+    }
+    let used = run_until(
+        &env,
+        &h,
+        SignedDuration::from_secs(5),
+        Duration::from_secs(20),
+        || async { env.sandbox.ledger().len() == quota },
+    )
+    .await;
+    assert!(used, "the quota's posts did not publish");
+    first.shutdown().await;
+
+    let second = env.start(Env::tuning()).await?;
+    let h = second.handle();
+    let at = env.clock_now() + SignedDuration::from_mins(1);
+    let extra = h
+        .create_post(scope, instagram_post("one too many".into(), at))
+        .await?
+        .post
+        .id;
+    let delivery = || async { h.get_post(scope, extra).await.unwrap().deliveries[0].clone() };
+    let held = run_until(
+        &env,
+        &h,
+        SignedDuration::from_mins(1),
+        Duration::from_secs(20),
+        || async { delivery().await.state == DeliveryState::Held },
+    )
+    .await;
+    let d = delivery().await;
+    assert!(held, "the restarted engine did not hold: {:?}", d.state);
+    assert_eq!(d.last_error.unwrap().code, "quota_exhausted");
+    assert_eq!(
+        env.sandbox.ledger().len(),
+        quota,
+        "published over the quota"
+    );
+    // It waits for the oldest publish to leave the 24-hour window, not for a restart.
+    assert!(d.due_at >= start_time() + SignedDuration::from_hours(24));
+    second.shutdown().await;
+    Ok(())
+}

@@ -21,6 +21,8 @@ pub(crate) const NUM_SCAN_BUCKETS: u32 = 16;
 /// Due-index rows are kept this long after they fall due (or after they are written, when
 /// already due), then expire. Long enough for a delivery held until its account is reconnected.
 pub(crate) const DUE_INDEX_RETENTION: SignedDuration = SignedDuration::from_hours(180 * 24);
+/// How long an account's publishes are kept for its quota: longer than any platform's window.
+pub(crate) const PUBLISH_LOG_RETENTION: SignedDuration = SignedDuration::from_hours(48);
 
 /// Expiring rows are kept this much longer by ScyllaDB than their logical expiry, so that reads
 /// filtered on the caller's `now` see the same rows on both backends.
@@ -280,6 +282,23 @@ pub(crate) mod key {
             .uuid(account.as_uuid())
             .i64(day)
             .i64(due_ns);
+        match delivery {
+            Some(d) => k.uuid(d).done(),
+            None => k.done(),
+        }
+    }
+    /// `account_publishes((workspace_id, account_id), published_at_ns, delivery_id)`, cut
+    /// after `published_ns` when `delivery` is `None` (a range bound).
+    pub(crate) fn account_publish(
+        ws: WorkspaceId,
+        account: AccountId,
+        published_ns: i64,
+        delivery: Option<Uuid>,
+    ) -> Vec<u8> {
+        let k = KeyBuf::new()
+            .uuid(ws.as_uuid())
+            .uuid(account.as_uuid())
+            .i64(published_ns);
         match delivery {
             Some(d) => k.uuid(d).done(),
             None => k.done(),

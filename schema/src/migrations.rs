@@ -47,10 +47,15 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0006_event_log.cql",
         cql: include_str!("../cql/0006_event_log.cql"),
     },
+    Migration {
+        version: 7,
+        name: "0007_account_publishes.cql",
+        cql: include_str!("../cql/0007_account_publishes.cql"),
+    },
 ];
 
 /// The schema version this binary expects: the last migration's.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// What `migrate` did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

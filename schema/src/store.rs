@@ -312,6 +312,14 @@ pub trait DeliveryStore: Send + Sync {
         to: Timestamp,
         limit: usize,
     ) -> StoreResult<Vec<DueRef>>;
+    /// When the account's deliveries became `published`, from `since` on, oldest first: what
+    /// its platform quota has used. Written by [`DeliveryStore::transition`] into `published`
+    /// and kept 48 hours, longer than any platform's quota window.
+    async fn account_publishes(
+        &self,
+        scope: AccountScope,
+        since: Timestamp,
+    ) -> StoreResult<Vec<Timestamp>>;
     /// The due-index rows of one (shard, hour bucket), in due order, paged.
     async fn due_in_bucket(
         &self,

@@ -14,7 +14,7 @@ pub mod tokens;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use schema::AccountScope;
 use tracing::Instrument;
@@ -69,7 +69,7 @@ impl Actor for AccountActor {
         let now = ctx.now();
         let mut state = AccountState {
             scope: args.scope,
-            limits: AccountLimits::new(account.platform, ctx.clock.clone()),
+            limits: AccountLimits::new(account.platform),
             account,
             workspace: args.workspace,
             pending: Default::default(),
@@ -89,6 +89,12 @@ impl Actor for AccountActor {
             .account
             .access_expires_at
             .map(|exp| ctx.credentials.next_refresh_at(exp, now));
+        if let Some(window) = state.limits.longest_window() {
+            let window = SignedDuration::try_from(window).unwrap_or(SignedDuration::MAX);
+            let since = now.checked_sub(window).unwrap_or(Timestamp::MIN);
+            let published = ctx.store.account_publishes(args.scope, since).await?;
+            state.limits.seed(&published);
+        }
         Box::pin(load_window(&ctx, &mut state, args.load_from)).await?;
         tracing::debug!(workspace_id = %state.account.workspace_id, account_id = %state.account.id,
             num_pending = state.pending.len(), "account actor started");

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use tenants::{Delivery, DeliveryId, PostId};
+use tenants::{Delivery, DeliveryId, DeliveryState, PostId};
 
 use super::RedbStore;
 use super::access::Lookup;
@@ -11,7 +11,11 @@ use super::posts::index_delivery;
 use super::tables::*;
 use super::writer::Outcome;
 use crate::error::StoreResult;
-use crate::layout::{DueRow, check_delivery_scope, decode, encode, key, nanos_saturating};
+use crate::keys::KeyReader;
+use crate::layout::{
+    DueRow, Expiring, PUBLISH_LOG_RETENTION, check_delivery_scope, decode, encode, from_nanos, key,
+    nanos_saturating,
+};
 use crate::scope::{AccountScope, WorkspaceScope};
 use crate::store::{CasOutcome, DeliveryStore, DueRef, Page, PageRequest};
 
@@ -64,6 +68,28 @@ impl DeliveryStore for RedbStore {
         .await
     }
 
+    async fn account_publishes(
+        &self,
+        scope: AccountScope,
+        since: Timestamp,
+    ) -> StoreResult<Vec<Timestamp>> {
+        let (ws, account) = (scope.workspace_id(), scope.account_id());
+        let lo = key::account_publish(ws, account, nanos_saturating(since), None);
+        // The key ends with the publish time (8 bytes) after the account's prefix.
+        let prefix_len = lo.len() - 8;
+        let hi = key::account_publish(ws, account, i64::MAX, None);
+        self.read_point(move |r| {
+            let mut out = Vec::new();
+            r.range(ACCOUNT_PUBLISHES, &lo, &hi, |k, _| {
+                let ns = KeyReader::new(&k[prefix_len..]).i64()?;
+                out.push(from_nanos(ACCOUNT_PUBLISHES, ns)?);
+                Ok(true)
+            })?;
+            Ok(out)
+        })
+        .await
+    }
+
     async fn due_in_bucket(
         &self,
         shard: u16,
@@ -108,6 +134,11 @@ impl DeliveryStore for RedbStore {
                         if !index_is_fresh(tx, &cur, &next, now)? {
                             index_delivery(tx, &next, now)?;
                         }
+                        if next.state == DeliveryState::Published
+                            && cur.state != DeliveryState::Published
+                        {
+                            log_publish(tx, &next, now)?;
+                        }
                         tx.put(DELIVERIES, k, encode(DELIVERIES, &next)?);
                         CasOutcome::Applied
                     }
@@ -121,6 +152,27 @@ impl DeliveryStore for RedbStore {
             _ => Err(super::unexpected()),
         }
     }
+}
+
+/// Buffers the `account_publishes` row of a delivery that just became `published`.
+fn log_publish(tx: &mut super::writer::Tx<'_>, d: &Delivery, now: Timestamp) -> StoreResult<()> {
+    let at = d.published_at.unwrap_or(now);
+    let row = Expiring {
+        expires_at: at
+            .checked_add(PUBLISH_LOG_RETENTION)
+            .unwrap_or(Timestamp::MAX),
+    };
+    tx.put(
+        ACCOUNT_PUBLISHES,
+        key::account_publish(
+            d.workspace_id,
+            d.account_id,
+            nanos_saturating(at),
+            Some(d.id.as_uuid()),
+        ),
+        encode(ACCOUNT_PUBLISHES, &row)?,
+    );
+    Ok(())
 }
 
 /// Whether `cur`'s index rows already serve `next`: same due time, `cur` still indexed, and its

@@ -28,6 +28,7 @@ const EXPIRING: &[&str] = &[
     SESSIONS_BY_USER,
     ACCOUNT_DUE,
     ACCOUNT_DUE_DAYS,
+    ACCOUNT_PUBLISHES,
     DUE_BY_BUCKET,
     super::privacy::AUDIT_LOG,
     super::privacy::AUDIT_BY_ACTOR,

@@ -32,6 +32,7 @@ pub(crate) const POSTS_BY_EXTERNAL_ID: &str = "posts_by_external_id";
 pub(crate) const DELIVERIES: &str = "deliveries";
 pub(crate) const ACCOUNT_DUE: &str = "account_due";
 pub(crate) const ACCOUNT_DUE_DAYS: &str = "account_due_days";
+pub(crate) const ACCOUNT_PUBLISHES: &str = "account_publishes";
 pub(crate) const DUE_BY_BUCKET: &str = "due_by_bucket";
 pub(crate) const IDEMPOTENCY: &str = "idempotency";
 pub(crate) const SESSIONS: &str = "sessions";
@@ -90,6 +91,7 @@ pub(crate) fn tables_of(version: u32) -> &'static [&'static str] {
         ],
         5 => super::imports::TABLES,
         6 => super::events::TABLES,
+        7 => &[ACCOUNT_PUBLISHES],
         3 => super::privacy::TABLES,
         2 => super::erasure::TABLES,
         _ => &[],

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use futures::TryStreamExt;
 use jiff::{SignedDuration, Timestamp};
 use scylla::value::{CqlValue, Row};
-use tenants::{AccountId, Delivery, DeliveryId, PostId, WorkspaceId};
+use tenants::{AccountId, Delivery, DeliveryId, DeliveryState, PostId, WorkspaceId};
 use uuid::Uuid;
 
 use super::posts::version_i64;
@@ -13,8 +13,8 @@ use super::{DEFAULT_PAGE_SIZE, Part, ScyllaStore, body_text, errors, part};
 use crate::cursor::PageBuilder;
 use crate::error::StoreResult;
 use crate::layout::{
-    check_delivery_scope, day_bucket, day_expires_at, due_expires_at, from_nanos, key, nanos,
-    nanos_saturating, page_limit, ttl_seconds,
+    PUBLISH_LOG_RETENTION, check_delivery_scope, day_bucket, day_expires_at, due_expires_at,
+    from_nanos, key, nanos, nanos_saturating, page_limit, ttl_seconds,
 };
 use crate::scope::{AccountScope, WorkspaceScope};
 use crate::store::{CasOutcome, DeliveryStore, DueRef, Page, PageRequest, hour_bucket, shard_of};
@@ -34,6 +34,10 @@ pub(crate) const PUT_DUE_BY_BUCKET: &str = "INSERT INTO due_by_bucket \
 pub(crate) const LIST_DUE_DAYS: &str = "SELECT day FROM account_due_days WHERE workspace_id = ? AND account_id = ? AND day >= ? AND day <= ?";
 pub(crate) const LIST_ACCOUNT_DUE: &str = "SELECT due_at_ns, delivery_id, post_id FROM account_due \
     WHERE workspace_id = ? AND account_id = ? AND day = ? AND due_at_ns >= ? AND due_at_ns < ? LIMIT ?";
+pub(crate) const PUT_ACCOUNT_PUBLISH: &str = "INSERT INTO account_publishes \
+    (workspace_id, account_id, published_at_ns, delivery_id) VALUES (?, ?, ?, ?) USING TTL ?";
+pub(crate) const LIST_ACCOUNT_PUBLISHES: &str = "SELECT published_at_ns FROM account_publishes \
+    WHERE workspace_id = ? AND account_id = ? AND published_at_ns >= ?";
 pub(crate) const LIST_DUE_IN_BUCKET: &str = "SELECT due_at_ns, delivery_id, workspace_id, account_id, post_id \
     FROM due_by_bucket WHERE shard = ? AND hour = ? AND (due_at_ns, delivery_id) > (?, ?)";
 
@@ -152,6 +156,31 @@ impl DeliveryStore for ScyllaStore {
         Ok(out)
     }
 
+    async fn account_publishes(
+        &self,
+        scope: AccountScope,
+        since: Timestamp,
+    ) -> StoreResult<Vec<Timestamp>> {
+        let values = (
+            scope.workspace_id().as_uuid(),
+            scope.account_id().as_uuid(),
+            nanos_saturating(since),
+        );
+        let mut rows = self
+            .stream::<(i64,)>(
+                "account_publishes",
+                &self.st.list_account_publishes,
+                values,
+                DEFAULT_PAGE_SIZE,
+            )
+            .await?;
+        let mut out = Vec::new();
+        while let Some((ns,)) = rows.try_next().await.map_err(errors::next_row)? {
+            out.push(from_nanos("account_publishes", ns)?);
+        }
+        Ok(out)
+    }
+
     async fn due_in_bucket(
         &self,
         shard: u16,
@@ -218,6 +247,23 @@ impl DeliveryStore for ScyllaStore {
             .one::<Row>("deliveries", &self.st.cas_delivery, values)
             .await?;
         if lwt_applied(applied.as_ref()) {
+            // After the LWT, not in it (LWTs cannot batch across partitions): a crash between
+            // the two leaves this publish out of the account's quota count.
+            if next.state == DeliveryState::Published {
+                let now = Timestamp::now();
+                let at = next.published_at.unwrap_or(now);
+                let expires = at
+                    .checked_add(PUBLISH_LOG_RETENTION)
+                    .unwrap_or(Timestamp::MAX);
+                let values = (
+                    ws,
+                    next.account_id.as_uuid(),
+                    nanos_saturating(at),
+                    id,
+                    ttl_seconds(expires, now, SignedDuration::ZERO),
+                );
+                self.write(&self.st.put_account_publish, values).await?;
+            }
             return Ok(CasOutcome::Applied);
         }
         let current: Option<Delivery> = self

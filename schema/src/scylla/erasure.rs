@@ -37,6 +37,8 @@ pub(crate) const DELETE_DUE_BY_BUCKET: &str = "DELETE FROM due_by_bucket \
      WHERE shard = ? AND hour = ? AND due_at_ns = ? AND delivery_id = ?";
 pub(crate) const DELETE_ACCOUNT_DUE_DAY: &str =
     "DELETE FROM account_due WHERE workspace_id = ? AND account_id = ? AND day = ?";
+pub(crate) const DELETE_ACCOUNT_PUBLISHES: &str =
+    "DELETE FROM account_publishes WHERE workspace_id = ? AND account_id = ?";
 pub(crate) const DELETE_DUE_DAYS: &str =
     "DELETE FROM account_due_days WHERE workspace_id = ? AND account_id = ?";
 pub(crate) const DELETE_ACCOUNT: &str =
@@ -133,11 +135,12 @@ impl ScyllaStore {
             }
             self.batch(vec![
                 part(&self.st.delete_due_days, (w, account)),
+                part(&self.st.delete_account_publishes, (w, account)),
                 part(&self.st.delete_tokens, (w, account)),
                 part(&self.st.delete_account, (w, account)),
             ])
             .await?;
-            n += 3;
+            n += 4;
         }
         Ok(n)
     }

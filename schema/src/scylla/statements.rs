@@ -121,6 +121,8 @@ statements! {
     list_due_days = d::LIST_DUE_DAYS;
     list_account_due = d::LIST_ACCOUNT_DUE;
     list_due_in_bucket = d::LIST_DUE_IN_BUCKET;
+    put_account_publish = d::PUT_ACCOUNT_PUBLISH;
+    list_account_publishes = d::LIST_ACCOUNT_PUBLISHES;
     claim_idempotency = m::CLAIM_IDEMPOTENCY;
     take_over_idempotency = m::TAKE_OVER_IDEMPOTENCY;
     get_idempotency = m::GET_IDEMPOTENCY;
@@ -155,6 +157,7 @@ statements! {
     delete_due_by_bucket = er::DELETE_DUE_BY_BUCKET;
     delete_account_due_day = er::DELETE_ACCOUNT_DUE_DAY;
     delete_due_days = er::DELETE_DUE_DAYS;
+    delete_account_publishes = er::DELETE_ACCOUNT_PUBLISHES;
     delete_account = er::DELETE_ACCOUNT;
     delete_media_of_workspace = er::DELETE_MEDIA_OF_WORKSPACE;
     purge_members = er::PURGE_MEMBERS;

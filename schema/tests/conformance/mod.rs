@@ -59,6 +59,7 @@ macro_rules! for_each_case {
             test_due_in_bucket_pages_in_due_order,
             test_transition_compare_and_set,
             test_transition_race_has_one_winner,
+            test_account_publishes_list_what_became_published,
             test_idempotency_claim_complete_release,
             test_idempotency_claim_race_has_one_winner,
             test_idempotency_expired_record_is_not_returned,

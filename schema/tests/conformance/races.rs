@@ -1,6 +1,6 @@
 //! Cases for compare-and-set transitions and idempotency claims, including races.
 
-use jiff::SignedDuration;
+use jiff::{SignedDuration, Timestamp};
 use schema::{CasOutcome, IdempotencyClaim, StoredResponse, WorkspaceScope};
 use tenants::{AccountId, Delivery, DeliveryError, DeliveryEvent, DeliveryState, PostStatus};
 use uuid::Uuid;
@@ -351,4 +351,61 @@ pub async fn test_create_data_key_keeps_the_first(store: DynStore) {
             stored.master_key_id
         );
     }
+}
+
+/// Moves a scheduled delivery through `submitting` to `published` at `published_at`.
+async fn publish(store: &DynStore, scope: WorkspaceScope, d: &Delivery, published_at: Timestamp) {
+    let acct = scope.account(d.account_id);
+    let submitting = d.apply(&DeliveryEvent::Submit, now()).expect("legal");
+    let cas = store.transition(acct, d.version, &submitting).await;
+    assert_eq!(cas.expect("cas"), CasOutcome::Applied);
+    let event = DeliveryEvent::Publish {
+        platform_post_id: format!("pp-{}", d.id),
+        published_at,
+    };
+    let published = submitting.apply(&event, now()).expect("legal");
+    let cas = store.transition(acct, submitting.version, &published).await;
+    assert_eq!(cas.expect("cas"), CasOutcome::Applied);
+}
+
+pub async fn test_account_publishes_list_what_became_published(store: DynStore) {
+    let (scope, d) = scheduled_delivery(&store).await;
+    let acct = scope.account(d.account_id);
+    let hour_ago = now() - SignedDuration::from_hours(1);
+    assert!(
+        store
+            .account_publishes(acct, hour_ago)
+            .await
+            .expect("none yet")
+            .is_empty()
+    );
+    publish(&store, scope, &d, hour_ago).await;
+    let two_hours_ago = now() - SignedDuration::from_hours(2);
+    assert_eq!(
+        store
+            .account_publishes(acct, two_hours_ago)
+            .await
+            .expect("publishes"),
+        vec![hour_ago]
+    );
+    // Only from `since` on, and only this account's.
+    let since_now = store.account_publishes(acct, now()).await.expect("since");
+    assert!(since_now.is_empty());
+    let other = scope.account(AccountId::new());
+    let others = store.account_publishes(other, two_hours_ago).await;
+    assert!(others.expect("other").is_empty());
+    // A delivery that fails is not a publish.
+    let (scope, failing) = scheduled_delivery(&store).await;
+    let acct = scope.account(failing.account_id);
+    let submitting = failing.apply(&DeliveryEvent::Submit, now()).expect("legal");
+    let cas = store.transition(acct, failing.version, &submitting).await;
+    assert_eq!(cas.expect("cas"), CasOutcome::Applied);
+    let error = DeliveryError::new("rejected", "the platform refused it");
+    let failed = submitting
+        .apply(&DeliveryEvent::Fail(error), now())
+        .expect("legal");
+    let cas = store.transition(acct, submitting.version, &failed).await;
+    assert_eq!(cas.expect("cas"), CasOutcome::Applied);
+    let none = store.account_publishes(acct, two_hours_ago).await;
+    assert!(none.expect("failed").is_empty());
 }
