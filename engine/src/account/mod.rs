@@ -89,12 +89,9 @@ impl Actor for AccountActor {
             .account
             .access_expires_at
             .map(|exp| ctx.credentials.next_refresh_at(exp, now));
-        if let Some(window) = state.limits.longest_window() {
-            let window = SignedDuration::try_from(window).unwrap_or(SignedDuration::MAX);
-            let since = now.checked_sub(window).unwrap_or(Timestamp::MIN);
-            let published = ctx.store.account_publishes(args.scope, since).await?;
-            state.limits.seed(&published);
-        }
+        // Boxed, like the window load: ractor keeps the actor's task future (which would embed
+        // this call's state) allocated for the actor's whole life.
+        Box::pin(resume_quotas(&ctx, &mut state, now)).await?;
         Box::pin(load_window(&ctx, &mut state, args.load_from)).await?;
         tracing::debug!(workspace_id = %state.account.workspace_id, account_id = %state.account.id,
             num_pending = state.pending.len(), "account actor started");
@@ -193,6 +190,23 @@ async fn on_wake(
         }
     }
     let _ = myself;
+    Ok(())
+}
+
+/// Counts the publishes still inside the platform's quota windows (made before this actor
+/// started: a restart, a crash, passivation) against its quotas.
+async fn resume_quotas(
+    ctx: &Ctx,
+    state: &mut AccountState,
+    now: Timestamp,
+) -> Result<(), ActorProcessingErr> {
+    let Some(window) = state.limits.longest_window() else {
+        return Ok(());
+    };
+    let window = SignedDuration::try_from(window).unwrap_or(SignedDuration::MAX);
+    let since = now.checked_sub(window).unwrap_or(Timestamp::MIN);
+    let published = ctx.store.account_publishes(state.scope, since).await?;
+    state.limits.seed(&published);
     Ok(())
 }
 
