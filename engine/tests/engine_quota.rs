@@ -6,26 +6,48 @@ mod common;
 use std::time::Duration;
 
 use common::{Env, env, post_at, run_until, start_time};
-use jiff::SignedDuration;
-use tenants::{DeliveryState, Platform};
+use engine::EngineHandle;
+use jiff::{SignedDuration, Timestamp};
+use schema::WorkspaceScope;
+use tenants::{AccountId, DeliveryState, Platform, PostId};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn test_instagram_quota_holds_then_publishes_when_window_opens() -> anyhow::Result<()> {
-    let env = env(|_| {}).await?;
-    let engine = env.start(Env::tuning()).await?;
-    let h = engine.handle();
+/// A workspace with one Instagram account; returns them with the account's 24-hour quota.
+async fn instagram(
+    env: &Env,
+    h: &EngineHandle,
+) -> anyhow::Result<(WorkspaceScope, AccountId, usize)> {
     let scope = env.workspace().await?;
     let account = h
         .connect_account(scope, env.grant(Platform::Instagram).await?)
         .await?
         .id;
     let quota = tenants::rules(Platform::Instagram).quotas[0].count as usize;
+    Ok((scope, account, quota))
+}
+
+/// Schedules an Instagram post (it needs a media item) on `account` for `at`.
+async fn instagram_post(
+    h: &EngineHandle,
+    scope: WorkspaceScope,
+    account: AccountId,
+    caption: &str,
+    at: Timestamp,
+) -> anyhow::Result<PostId> {
+    let mut new = post_at(caption, vec![account], at);
+    new.media_urls = vec!["https://cdn.example.com/photo.jpg".into()];
+    Ok(h.create_post(scope, new).await?.post.id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_instagram_quota_holds_then_publishes_when_window_opens() -> anyhow::Result<()> {
+    let env = env(|_| {}).await?;
+    let engine = env.start(Env::tuning()).await?;
+    let h = engine.handle();
+    let (scope, account, quota) = instagram(&env, &h).await?;
     let mut posts = Vec::new();
     for i in 0..=quota {
         let at = start_time() + SignedDuration::from_secs(10 + i as i64);
-        let mut new = post_at(&format!("ig {i}"), vec![account], at);
-        new.media_urls = vec!["https://cdn.example.com/photo.jpg".into()];
-        posts.push(h.create_post(scope, new).await?.post.id);
+        posts.push(instagram_post(&h, scope, account, &format!("ig {i}"), at).await?);
     }
     let states = || async {
         let mut v = Vec::new();
@@ -96,21 +118,10 @@ async fn test_instagram_quota_used_before_a_restart_still_holds_after_it() -> an
     let env = env(|_| {}).await?;
     let first = env.start(Env::tuning()).await?;
     let h = first.handle();
-    let scope = env.workspace().await?;
-    let account = h
-        .connect_account(scope, env.grant(Platform::Instagram).await?)
-        .await?
-        .id;
-    let quota = tenants::rules(Platform::Instagram).quotas[0].count as usize;
-    let instagram_post = |caption: String, at| {
-        let mut new = post_at(&caption, vec![account], at);
-        new.media_urls = vec!["https://cdn.example.com/photo.jpg".into()];
-        new
-    };
+    let (scope, account, quota) = instagram(&env, &h).await?;
     for i in 0..quota {
         let at = start_time() + SignedDuration::from_secs(10 + i as i64);
-        h.create_post(scope, instagram_post(format!("ig {i}"), at))
-            .await?;
+        instagram_post(&h, scope, account, &format!("ig {i}"), at).await?;
     }
     let used = run_until(
         &env,
@@ -126,11 +137,7 @@ async fn test_instagram_quota_used_before_a_restart_still_holds_after_it() -> an
     let second = env.start(Env::tuning()).await?;
     let h = second.handle();
     let at = env.clock_now() + SignedDuration::from_mins(1);
-    let extra = h
-        .create_post(scope, instagram_post("one too many".into(), at))
-        .await?
-        .post
-        .id;
+    let extra = instagram_post(&h, scope, account, "one too many", at).await?;
     let delivery = || async { h.get_post(scope, extra).await.unwrap().deliveries[0].clone() };
     let held = run_until(
         &env,
