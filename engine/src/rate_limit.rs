@@ -149,13 +149,22 @@ impl RollingQuota {
         SignedDuration::try_from(self.quota.window).unwrap_or(SignedDuration::MAX)
     }
 
+    /// When a publish made at `at` leaves the window.
+    fn leaves_window(&self, at: Timestamp) -> Timestamp {
+        at.checked_add(self.window()).unwrap_or(Timestamp::MAX)
+    }
+
+    /// The start of the window that ends at `now`: publishes before it no longer count.
+    fn window_start(&self, now: Timestamp) -> Timestamp {
+        now.checked_sub(self.window()).unwrap_or(Timestamp::MIN)
+    }
+
     /// When a publish is allowed again, if the quota is used up at `now`.
     pub fn full_until(&mut self, now: Timestamp) -> Option<Timestamp> {
-        let window = self.window();
         while self
             .recent
             .front()
-            .is_some_and(|t| t.checked_add(window).unwrap_or(Timestamp::MAX) <= now)
+            .is_some_and(|t| self.leaves_window(*t) <= now)
         {
             self.recent.pop_front();
         }
@@ -165,7 +174,7 @@ impl RollingQuota {
         }
         self.recent
             .get(self.recent.len() - max)
-            .map(|oldest| oldest.checked_add(window).unwrap_or(Timestamp::MAX))
+            .map(|oldest| self.leaves_window(*oldest))
     }
 
     /// Counts a publish at `at` (in time order).
@@ -289,9 +298,10 @@ impl AccountLimits {
         }
     }
 
-    /// The longest quota window of the account's platform; `None` when it has no quota.
-    pub fn longest_window(&self) -> Option<Duration> {
-        self.quotas.iter().map(|q| q.quota().window).max()
+    /// From when past publishes still count against some quota at `now` (the start of the
+    /// longest window); `None` when the platform has no quota.
+    pub fn counted_since(&self, now: Timestamp) -> Option<Timestamp> {
+        self.quotas.iter().map(|q| q.window_start(now)).min()
     }
 
     /// Counts past publishes (oldest first), made before this actor started, against every

@@ -92,6 +92,16 @@ pub(crate) fn due_expires_at(due_at: Timestamp, now: Timestamp) -> Timestamp {
         .unwrap_or(Timestamp::MAX)
 }
 
+/// The publish-log row of `d`, which just became `published`: when it was published (`now`
+/// when the delivery does not say) and when the row expires.
+pub(crate) fn publish_log_times(d: &Delivery, now: Timestamp) -> (Timestamp, Timestamp) {
+    let at = d.published_at.unwrap_or(now);
+    let expires_at = at
+        .checked_add(PUBLISH_LOG_RETENTION)
+        .unwrap_or(Timestamp::MAX);
+    (at, expires_at)
+}
+
 /// When the `account_due_days` row of `day` written now expires: never before any due row of
 /// that day.
 pub(crate) fn day_expires_at(day: i64, now: Timestamp) -> Timestamp {

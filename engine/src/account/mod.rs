@@ -14,7 +14,7 @@ pub mod tokens;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 use schema::AccountScope;
 use tracing::Instrument;
@@ -200,11 +200,9 @@ async fn resume_quotas(
     state: &mut AccountState,
     now: Timestamp,
 ) -> Result<(), ActorProcessingErr> {
-    let Some(window) = state.limits.longest_window() else {
+    let Some(since) = state.limits.counted_since(now) else {
         return Ok(());
     };
-    let window = SignedDuration::try_from(window).unwrap_or(SignedDuration::MAX);
-    let since = now.checked_sub(window).unwrap_or(Timestamp::MIN);
     let published = ctx.store.account_publishes(state.scope, since).await?;
     state.limits.seed(&published);
     Ok(())

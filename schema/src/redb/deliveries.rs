@@ -13,8 +13,8 @@ use super::writer::Outcome;
 use crate::error::StoreResult;
 use crate::keys::KeyReader;
 use crate::layout::{
-    DueRow, Expiring, PUBLISH_LOG_RETENTION, check_delivery_scope, decode, encode, from_nanos, key,
-    nanos_saturating,
+    DueRow, Expiring, check_delivery_scope, decode, encode, from_nanos, key, nanos_saturating,
+    publish_log_times,
 };
 use crate::scope::{AccountScope, WorkspaceScope};
 use crate::store::{CasOutcome, DeliveryStore, DueRef, Page, PageRequest};
@@ -156,12 +156,8 @@ impl DeliveryStore for RedbStore {
 
 /// Buffers the `account_publishes` row of a delivery that just became `published`.
 fn log_publish(tx: &mut super::writer::Tx<'_>, d: &Delivery, now: Timestamp) -> StoreResult<()> {
-    let at = d.published_at.unwrap_or(now);
-    let row = Expiring {
-        expires_at: at
-            .checked_add(PUBLISH_LOG_RETENTION)
-            .unwrap_or(Timestamp::MAX),
-    };
+    let (at, expires_at) = publish_log_times(d, now);
+    let row = Expiring { expires_at };
     tx.put(
         ACCOUNT_PUBLISHES,
         key::account_publish(

@@ -13,8 +13,8 @@ use super::{DEFAULT_PAGE_SIZE, Part, ScyllaStore, body_text, errors, part};
 use crate::cursor::PageBuilder;
 use crate::error::StoreResult;
 use crate::layout::{
-    PUBLISH_LOG_RETENTION, check_delivery_scope, day_bucket, day_expires_at, due_expires_at,
-    from_nanos, key, nanos, nanos_saturating, page_limit, ttl_seconds,
+    check_delivery_scope, day_bucket, day_expires_at, due_expires_at, from_nanos, key, nanos,
+    nanos_saturating, page_limit, publish_log_times, ttl_seconds,
 };
 use crate::scope::{AccountScope, WorkspaceScope};
 use crate::store::{CasOutcome, DeliveryStore, DueRef, Page, PageRequest, hour_bucket, shard_of};
@@ -251,10 +251,7 @@ impl DeliveryStore for ScyllaStore {
             // the two leaves this publish out of the account's quota count.
             if next.state == DeliveryState::Published {
                 let now = Timestamp::now();
-                let at = next.published_at.unwrap_or(now);
-                let expires = at
-                    .checked_add(PUBLISH_LOG_RETENTION)
-                    .unwrap_or(Timestamp::MAX);
+                let (at, expires) = publish_log_times(next, now);
                 let values = (
                     ws,
                     next.account_id.as_uuid(),

@@ -2,10 +2,10 @@
 //! workspace is readable through any call, and a neighbouring workspace is untouched.
 
 use schema::{
-    CasOutcome, ErasureRecord, ErasureSubject, PageRequest, PostFilter, RevokeRetry, RevokeState,
+    ErasureRecord, ErasureSubject, PageRequest, PostFilter, RevokeRetry, RevokeState,
     RevokeTokenKind, WorkspaceScope, hour_bucket, shard_of,
 };
-use tenants::{AccountId, DeliveryEvent, PostStatus, Role, UserId, WorkspaceId};
+use tenants::{AccountId, PostStatus, Role, UserId, WorkspaceId};
 
 use super::fixtures::*;
 use super::{DynStore, walk};
@@ -99,19 +99,7 @@ pub async fn test_purge_workspace_leaves_nothing_and_spares_others(store: DynSto
             .create_post(scope, &p, std::slice::from_ref(&d))
             .await
             .expect("post");
-        let submitting = d.apply(&DeliveryEvent::Submit, now()).expect("legal");
-        let acc_scope = scope.account(acc.id);
-        let cas = store.transition(acc_scope, d.version, &submitting).await;
-        assert_eq!(cas.expect("cas"), CasOutcome::Applied);
-        let event = DeliveryEvent::Publish {
-            platform_post_id: "pp".into(),
-            published_at: now(),
-        };
-        let published = submitting.apply(&event, now()).expect("legal");
-        let cas = store
-            .transition(acc_scope, submitting.version, &published)
-            .await;
-        assert_eq!(cas.expect("cas"), CasOutcome::Applied);
+        publish(&store, scope, &d, now()).await;
         ids.push((ws.id, user.id, acc.id));
     }
     let (doomed, doomed_user, doomed_acc) = ids[0];

@@ -3,10 +3,12 @@
 use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
+use schema::{CasOutcome, WorkspaceScope};
 use tenants::{
-    AccountId, AccountStatus, ApiKeyId, ApiKeyMeta, ConnectedAccount, Delivery, DeliveryId,
-    DeliveryState, MediaId, MediaMeta, Membership, Platform, Post, PostId, PostStatus, Provider,
-    Role, Sealed, Session, StoredTokens, User, UserId, Workspace, WorkspaceId, WrappedDataKey,
+    AccountId, AccountStatus, ApiKeyId, ApiKeyMeta, ConnectedAccount, Delivery, DeliveryEvent,
+    DeliveryId, DeliveryState, MediaId, MediaMeta, Membership, Platform, Post, PostId, PostStatus,
+    Provider, Role, Sealed, Session, StoredTokens, User, UserId, Workspace, WorkspaceId,
+    WrappedDataKey,
 };
 
 /// A fixed, whole-second "now" so stored and read instants compare equal on every backend.
@@ -188,4 +190,26 @@ pub fn delivery(post: &Post, account: AccountId, due_at: Timestamp) -> Delivery 
         version: 0,
         updated_at: now(),
     }
+}
+
+use super::DynStore;
+
+/// Moves a scheduled delivery through `submitting` to `published` at `published_at`.
+pub async fn publish(
+    store: &DynStore,
+    scope: WorkspaceScope,
+    d: &Delivery,
+    published_at: Timestamp,
+) {
+    let acct = scope.account(d.account_id);
+    let submitting = d.apply(&DeliveryEvent::Submit, now()).expect("legal");
+    let cas = store.transition(acct, d.version, &submitting).await;
+    assert_eq!(cas.expect("cas"), CasOutcome::Applied);
+    let event = DeliveryEvent::Publish {
+        platform_post_id: format!("pp-{}", d.id),
+        published_at,
+    };
+    let published = submitting.apply(&event, now()).expect("legal");
+    let cas = store.transition(acct, submitting.version, &published).await;
+    assert_eq!(cas.expect("cas"), CasOutcome::Applied);
 }

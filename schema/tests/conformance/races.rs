@@ -1,6 +1,6 @@
 //! Cases for compare-and-set transitions and idempotency claims, including races.
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::SignedDuration;
 use schema::{CasOutcome, IdempotencyClaim, StoredResponse, WorkspaceScope};
 use tenants::{AccountId, Delivery, DeliveryError, DeliveryEvent, DeliveryState, PostStatus};
 use uuid::Uuid;
@@ -351,21 +351,6 @@ pub async fn test_create_data_key_keeps_the_first(store: DynStore) {
             stored.master_key_id
         );
     }
-}
-
-/// Moves a scheduled delivery through `submitting` to `published` at `published_at`.
-async fn publish(store: &DynStore, scope: WorkspaceScope, d: &Delivery, published_at: Timestamp) {
-    let acct = scope.account(d.account_id);
-    let submitting = d.apply(&DeliveryEvent::Submit, now()).expect("legal");
-    let cas = store.transition(acct, d.version, &submitting).await;
-    assert_eq!(cas.expect("cas"), CasOutcome::Applied);
-    let event = DeliveryEvent::Publish {
-        platform_post_id: format!("pp-{}", d.id),
-        published_at,
-    };
-    let published = submitting.apply(&event, now()).expect("legal");
-    let cas = store.transition(acct, submitting.version, &published).await;
-    assert_eq!(cas.expect("cas"), CasOutcome::Applied);
 }
 
 pub async fn test_account_publishes_list_what_became_published(store: DynStore) {
