@@ -161,6 +161,14 @@ pub enum DeliveryEvent {
         /// When to try again, honouring any `Retry-After`.
         retry_at: Timestamp,
     },
+    /// Claimed but never sent (an earlier send of the same burst learned it must wait): back
+    /// to `scheduled` for `retry_at`, and the claim's attempt is given back.
+    Withdraw {
+        /// Why it was not sent.
+        reason: DeliveryError,
+        /// When to try again.
+        retry_at: Timestamp,
+    },
     /// Park the delivery until a condition clears.
     Hold {
         /// Why it is held.
@@ -195,6 +203,7 @@ impl DeliveryEvent {
             DeliveryEvent::Fail(_) => "fail",
             DeliveryEvent::Unconfirm { .. } => "unconfirm",
             DeliveryEvent::RetryLater { .. } => "retry_later",
+            DeliveryEvent::Withdraw { .. } => "withdraw",
             DeliveryEvent::Hold { .. } => "hold",
             DeliveryEvent::Release { .. } => "release",
             DeliveryEvent::Reschedule { .. } => "reschedule",
@@ -263,6 +272,12 @@ impl Delivery {
             (S::Submitting | S::Unconfirmed, E::RetryLater { error, retry_at }) => {
                 next.state = S::Scheduled;
                 next.last_error = Some(error.clone());
+                next.due_at = *retry_at;
+            }
+            (S::Submitting, E::Withdraw { reason, retry_at }) => {
+                next.state = S::Scheduled;
+                next.attempts = next.attempts.saturating_sub(1);
+                next.last_error = Some(reason.clone());
                 next.due_at = *retry_at;
             }
             (S::Scheduled | S::Submitting | S::Held, E::Hold { reason, retry_at }) => {

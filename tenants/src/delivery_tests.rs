@@ -16,6 +16,7 @@ fn documented(from: DeliveryState, event: &DeliveryEvent) -> Option<DeliveryStat
         (S::Scheduled | S::Submitting | S::Unconfirmed | S::Held, E::Fail(_)) => S::Failed,
         (S::Submitting | S::Unconfirmed, E::Unconfirm { .. }) => S::Unconfirmed,
         (S::Submitting | S::Unconfirmed, E::RetryLater { .. }) => S::Scheduled,
+        (S::Submitting, E::Withdraw { .. }) => S::Scheduled,
         (S::Scheduled | S::Submitting | S::Held, E::Hold { .. }) => S::Held,
         (S::Held, E::Release { .. }) => S::Scheduled,
         (S::Scheduled | S::Held, E::Reschedule { .. }) => S::Scheduled,
@@ -80,6 +81,7 @@ fn event() -> impl Strategy<Value = DeliveryEvent> {
         error().prop_map(DeliveryEvent::Fail),
         (error(), at()).prop_map(|(error, check_at)| DeliveryEvent::Unconfirm { error, check_at }),
         (error(), at()).prop_map(|(error, retry_at)| DeliveryEvent::RetryLater { error, retry_at }),
+        (error(), at()).prop_map(|(reason, retry_at)| DeliveryEvent::Withdraw { reason, retry_at }),
         (error(), proptest::option::of(at()))
             .prop_map(|(reason, retry_at)| DeliveryEvent::Hold { reason, retry_at }),
         at().prop_map(|due_at| DeliveryEvent::Release { due_at }),
@@ -104,8 +106,12 @@ proptest! {
                     prop_assert!(!current.state.is_terminal(), "terminal state accepted {:?}", event);
                     prop_assert_eq!(Some(next.state), expected, "{:?} from {:?}", event, current.state);
                     prop_assert_eq!(next.version, current.version + 1);
-                    let submitted = matches!(event, DeliveryEvent::Submit);
-                    prop_assert_eq!(next.attempts, current.attempts + u32::from(submitted));
+                    let attempts = match event {
+                        DeliveryEvent::Submit => current.attempts + 1,
+                        DeliveryEvent::Withdraw { .. } => current.attempts.saturating_sub(1),
+                        _ => current.attempts,
+                    };
+                    prop_assert_eq!(next.attempts, attempts);
                     prop_assert_eq!(next.updated_at, now);
                     prop_assert_eq!(&next.idempotency_key, &current.idempotency_key);
                     prop_assert_eq!(next.id, current.id);
