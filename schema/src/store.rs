@@ -335,6 +335,22 @@ pub trait DeliveryStore: Send + Sync {
         expected_version: u64,
         next: &Delivery,
     ) -> StoreResult<CasOutcome>;
+    /// [`DeliveryStore::transition`] for several distinct deliveries of one account, each on
+    /// its own expected version; one outcome per move, in order. Each compare-and-set wins or
+    /// loses on its own. A backend may commit them together: the embedded store does, so an
+    /// account that publishes a burst pays one commit for it instead of one per delivery.
+    async fn transition_many(
+        &self,
+        scope: AccountScope,
+        moves: &[(u64, Delivery)],
+    ) -> Vec<StoreResult<CasOutcome>> {
+        futures::future::join_all(
+            moves
+                .iter()
+                .map(|(expected, next)| self.transition(scope, *expected, next)),
+        )
+        .await
+    }
 }
 
 /// Uploaded media metadata.

@@ -91,6 +91,21 @@ pub trait EventLogStore: Send + Sync {
         post: &Post,
         event: &LoggedEvent,
     ) -> StoreResult<Uuid>;
+    /// [`EventLogStore::update_post_logged`] for several posts of one workspace; one result per
+    /// post, in order. The embedded store writes them in one durable commit (all or none);
+    /// elsewhere each post and its event are an independent logged batch, sent concurrently.
+    async fn update_posts_logged(
+        &self,
+        scope: WorkspaceScope,
+        changes: &[(Post, LoggedEvent)],
+    ) -> Vec<StoreResult<Uuid>> {
+        futures::future::join_all(
+            changes
+                .iter()
+                .map(|(post, event)| self.update_post_logged(scope, post, event)),
+        )
+        .await
+    }
     /// How long after its id's time an event may still become visible to readers: zero when
     /// ids grow in commit order (the embedded store), the longest write delay otherwise. A
     /// reader's cursor must not pass an id younger than this.

@@ -37,7 +37,8 @@ impl DeliveryStore for RedbStore {
         post_id: PostId,
     ) -> StoreResult<Vec<Delivery>> {
         let prefix = key::pair(scope.workspace_id().as_uuid(), post_id.as_uuid());
-        self.read(move |r| r.all(DELIVERIES, &prefix)).await
+        // One row per account the post targets: a short read.
+        self.read_point(move |r| r.all(DELIVERIES, &prefix)).await
     }
 
     async fn account_due(
@@ -123,28 +124,7 @@ impl DeliveryStore for RedbStore {
         let now = Timestamp::now();
         let outcome = self
             .write(Box::new(move |tx| {
-                let k = key::delivery(next.workspace_id, next.post_id.as_uuid(), next.id.as_uuid());
-                let current: Option<Delivery> = tx.get_json(DELIVERIES, &k)?;
-                let outcome = match current {
-                    Some(cur) if cur.account_id != next.account_id => CasOutcome::Conflict(None),
-                    Some(cur) if cur.version != expected_version => {
-                        CasOutcome::Conflict(Some(Box::new(cur)))
-                    }
-                    Some(cur) => {
-                        if !index_is_fresh(tx, &cur, &next, now)? {
-                            index_delivery(tx, &next, now)?;
-                        }
-                        if next.state == DeliveryState::Published
-                            && cur.state != DeliveryState::Published
-                        {
-                            log_publish(tx, &next, now)?;
-                        }
-                        tx.put(DELIVERIES, k, encode(DELIVERIES, &next)?);
-                        CasOutcome::Applied
-                    }
-                    None => CasOutcome::Conflict(None),
-                };
-                Ok(Outcome::Cas(outcome))
+                Ok(Outcome::Cas(cas_in(tx, expected_version, &next, now)?))
             }))
             .await?;
         match outcome {
@@ -152,6 +132,80 @@ impl DeliveryStore for RedbStore {
             _ => Err(super::unexpected()),
         }
     }
+
+    /// All the moves run in one plan, so they share one commit (and one fsync); a move that
+    /// loses its compare-and-set leaves the others applied.
+    async fn transition_many(
+        &self,
+        scope: AccountScope,
+        moves: &[(u64, Delivery)],
+    ) -> Vec<StoreResult<CasOutcome>> {
+        if let Some(e) = moves
+            .iter()
+            .find_map(|(_, next)| check_delivery_scope(scope, next).err())
+        {
+            return moves.iter().map(|_| Err(e.clone())).collect();
+        }
+        let moves = moves.to_vec();
+        let num_moves = moves.len();
+        let now = Timestamp::now();
+        let outcome = self
+            .write(Box::new(move |tx| {
+                let mut seen = std::collections::HashSet::with_capacity(moves.len());
+                let mut outcomes = Vec::with_capacity(moves.len());
+                for (expected, next) in &moves {
+                    // A plan's reads do not see its own buffered writes, so a second move of the
+                    // same delivery would be checked against a stale version: refuse it.
+                    let outcome = if seen.insert(next.id) {
+                        cas_in(tx, *expected, next, now)?
+                    } else {
+                        CasOutcome::Conflict(None)
+                    };
+                    outcomes.push(Outcome::Cas(outcome));
+                }
+                Ok(Outcome::Many(outcomes))
+            }))
+            .await;
+        match outcome {
+            Ok(Outcome::Many(outcomes)) => outcomes
+                .into_iter()
+                .map(|o| match o {
+                    Outcome::Cas(c) => Ok(c),
+                    _ => Err(super::unexpected()),
+                })
+                .collect(),
+            Ok(_) => (0..num_moves).map(|_| Err(super::unexpected())).collect(),
+            Err(e) => (0..num_moves).map(|_| Err(e.clone())).collect(),
+        }
+    }
+}
+
+/// One compare-and-set inside a plan: replaces the stored delivery with `next` if it still has
+/// `expected` as its version, with its index rows and, on becoming `published`, its publish-log
+/// row.
+fn cas_in(
+    tx: &mut super::writer::Tx<'_>,
+    expected: u64,
+    next: &Delivery,
+    now: Timestamp,
+) -> StoreResult<CasOutcome> {
+    let k = key::delivery(next.workspace_id, next.post_id.as_uuid(), next.id.as_uuid());
+    let current: Option<Delivery> = tx.get_json(DELIVERIES, &k)?;
+    Ok(match current {
+        Some(cur) if cur.account_id != next.account_id => CasOutcome::Conflict(None),
+        Some(cur) if cur.version != expected => CasOutcome::Conflict(Some(Box::new(cur))),
+        Some(cur) => {
+            if !index_is_fresh(tx, &cur, next, now)? {
+                index_delivery(tx, next, now)?;
+            }
+            if next.state == DeliveryState::Published && cur.state != DeliveryState::Published {
+                log_publish(tx, next, now)?;
+            }
+            tx.put(DELIVERIES, k, encode(DELIVERIES, next)?);
+            CasOutcome::Applied
+        }
+        None => CasOutcome::Conflict(None),
+    })
 }
 
 /// Buffers the `account_publishes` row of a delivery that just became `published`.

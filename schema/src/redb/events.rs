@@ -127,6 +127,40 @@ impl EventLogStore for RedbStore {
         }
     }
 
+    /// One write plan for all of them.
+    async fn update_posts_logged(
+        &self,
+        scope: WorkspaceScope,
+        changes: &[(Post, LoggedEvent)],
+    ) -> Vec<StoreResult<Uuid>> {
+        let checked = changes.iter().try_for_each(|(post, event)| {
+            check_scope(POSTS, scope.workspace_id(), post.workspace_id)?;
+            check_scope(EVENT_LOG, scope.workspace_id(), event.workspace_id)
+        });
+        let outcome = match checked {
+            Ok(()) => {
+                let changes = changes.to_vec();
+                self.write(Box::new(move |tx| {
+                    let mut ids = Vec::with_capacity(changes.len());
+                    for (post, event) in &changes {
+                        put_post(tx, post)?;
+                        ids.push(put_event(tx, event)?);
+                    }
+                    Ok(Outcome::Ids(ids))
+                }))
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(Outcome::Ids(ids)) if ids.len() == changes.len() => {
+                ids.into_iter().map(Ok).collect()
+            }
+            Ok(_) => changes.iter().map(|_| Err(super::unexpected())).collect(),
+            Err(e) => changes.iter().map(|_| Err(e.clone())).collect(),
+        }
+    }
+
     fn event_log_settle(&self) -> SignedDuration {
         SignedDuration::ZERO
     }

@@ -50,6 +50,8 @@ pub(crate) enum Outcome {
     Id(uuid::Uuid),
     /// Ids the plan made, in order.
     Ids(Vec<uuid::Uuid>),
+    /// One outcome per part of a plan that does several things.
+    Many(Vec<Outcome>),
 }
 
 /// One write operation: reads through the [`Tx`], buffers its writes there, returns its outcome.

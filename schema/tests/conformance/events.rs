@@ -202,6 +202,60 @@ pub async fn test_post_update_and_its_event_commit_together(store: DynStore) {
     assert_eq!(after.len(), 1, "no event of a refused update");
 }
 
+pub async fn test_post_updates_and_their_events_commit_in_one_call(store: DynStore) {
+    let ws = WorkspaceId::new();
+    let scope = WorkspaceScope::authorized(ws);
+    let account = AccountId::new();
+    let mut changes = Vec::new();
+    for kind in ["post.published", "post.failed", "post.published"] {
+        let p = post(ws, &[account], Some(now()), PostStatus::Scheduled);
+        store.create_post(scope, &p, &[]).await.unwrap();
+        let mut changed = p.clone();
+        changed.status = if kind == "post.failed" {
+            PostStatus::Failed
+        } else {
+            PostStatus::Published
+        };
+        let mut e = event(ws, kind);
+        e.post_id = Some(p.id);
+        changes.push((changed, e));
+    }
+    let ids: Vec<Uuid> = store
+        .update_posts_logged(scope, &changes)
+        .await
+        .into_iter()
+        .map(|r| r.expect("logged update"))
+        .collect();
+    assert_eq!(ids.len(), changes.len());
+    for ((post, e), id) in changes.iter().zip(&ids) {
+        let stored = store.get_post(scope, post.id).await.unwrap().unwrap();
+        assert_eq!(stored.status, post.status);
+        let logged = read_all(&store, ws, event_bucket(*id), None, 100).await;
+        assert!(
+            logged.contains(&LoggedEvent {
+                id: *id,
+                ..e.clone()
+            }),
+            "the event of {} was not logged",
+            post.id
+        );
+    }
+
+    // Another workspace's posts are refused, and nothing of theirs is written.
+    let foreign = WorkspaceScope::authorized(WorkspaceId::new());
+    let mut again = changes.clone();
+    again[0].0.status = PostStatus::Canceled;
+    for r in store.update_posts_logged(foreign, &again).await {
+        assert!(r.is_err(), "a foreign scope must be refused");
+    }
+    let first = store
+        .get_post(scope, changes[0].0.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.status, PostStatus::Published);
+}
+
 fn pending(ws: WorkspaceId, endpoint: WebhookId, due: Timestamp) -> WebhookMessage {
     WebhookMessage {
         id: Uuid::now_v7(),

@@ -58,6 +58,7 @@ macro_rules! for_each_case {
             test_account_due_in_due_order_across_days,
             test_due_in_bucket_pages_in_due_order,
             test_transition_compare_and_set,
+            test_transition_many_settles_each_move_on_its_own,
             test_transition_race_has_one_winner,
             test_account_publishes_list_what_became_published,
             test_idempotency_claim_complete_release,
@@ -83,6 +84,7 @@ macro_rules! for_each_case {
             test_event_log_appends_a_batch_with_an_id_each,
             test_event_cursors_round_trip_per_consumer,
             test_post_update_and_its_event_commit_together,
+            test_post_updates_and_their_events_commit_in_one_call,
             test_webhook_due_between_reads_only_rows_after_the_resume_point,
             test_purge_analytics_jobs_deletes_the_erased_workspaces_jobs_only
         );

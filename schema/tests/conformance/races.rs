@@ -104,6 +104,95 @@ pub async fn test_transition_compare_and_set(store: DynStore) {
     );
 }
 
+pub async fn test_transition_many_settles_each_move_on_its_own(store: DynStore) {
+    let ws = workspace("CasMany");
+    let scope = WorkspaceScope::authorized(ws.id);
+    let acct_id = AccountId::new();
+    let acct = scope.account(acct_id);
+    let mut stored = Vec::new();
+    for i in 0..3 {
+        let p = post(ws.id, &[acct_id], Some(now()), PostStatus::Scheduled);
+        let d = delivery(&p, acct_id, at(now(), 5 + i));
+        store
+            .create_post(scope, &p, std::slice::from_ref(&d))
+            .await
+            .expect("create");
+        stored.push(d);
+    }
+    let submit = |d: &Delivery| d.apply(&DeliveryEvent::Submit, now()).expect("legal");
+    let (a, b, c) = (submit(&stored[0]), submit(&stored[1]), submit(&stored[2]));
+    let moves = vec![
+        (stored[0].version, a.clone()),
+        // A stale version loses on its own, and the moves around it still land.
+        (stored[1].version + 7, b.clone()),
+        (stored[2].version, c.clone()),
+        // The same delivery twice in one call: only the first move may apply.
+        (stored[2].version, c.clone()),
+    ];
+    let outcomes: Vec<CasOutcome> = store
+        .transition_many(acct, &moves)
+        .await
+        .into_iter()
+        .map(|r| r.expect("cas"))
+        .collect();
+    assert_eq!(outcomes[0], CasOutcome::Applied);
+    match &outcomes[1] {
+        CasOutcome::Conflict(Some(current)) => assert_eq!(**current, stored[1]),
+        other => panic!("expected a conflict with the stored row, got {other:?}"),
+    }
+    assert_eq!(outcomes[2], CasOutcome::Applied);
+    assert!(
+        matches!(outcomes[3], CasOutcome::Conflict(_)),
+        "a repeated move must not apply twice: {:?}",
+        outcomes[3]
+    );
+    for (d, want) in [(&stored[0], &a), (&stored[1], &stored[1]), (&stored[2], &c)] {
+        assert_eq!(
+            store
+                .get_delivery(scope, d.post_id, d.id)
+                .await
+                .expect("get")
+                .as_ref(),
+            Some(want)
+        );
+    }
+
+    // Into `published` together: both count against the account's quota.
+    let publish = |d: &Delivery| {
+        d.apply(
+            &DeliveryEvent::Publish {
+                platform_post_id: format!("p-{}", d.id),
+                published_at: now(),
+            },
+            now(),
+        )
+        .expect("legal")
+    };
+    let moves = vec![(a.version, publish(&a)), (c.version, publish(&c))];
+    for outcome in store.transition_many(acct, &moves).await {
+        assert_eq!(outcome.expect("cas"), CasOutcome::Applied);
+    }
+    let published = store
+        .account_publishes(acct, at(now(), -60))
+        .await
+        .expect("publishes");
+    assert_eq!(published.len(), 2, "{published:?}");
+
+    // A move of another account's delivery is refused, not applied.
+    let other = scope.account(AccountId::new());
+    let refused = store
+        .transition_many(other, &[(stored[1].version, b.clone())])
+        .await;
+    assert!(refused[0].is_err(), "{refused:?}");
+    assert_eq!(
+        store
+            .get_delivery(scope, stored[1].post_id, stored[1].id)
+            .await
+            .expect("get"),
+        Some(stored[1].clone())
+    );
+}
+
 pub async fn test_transition_race_has_one_winner(store: DynStore) {
     let (scope, mut d) = scheduled_delivery(&store).await;
     let acct = scope.account(d.account_id);
