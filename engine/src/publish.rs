@@ -7,6 +7,11 @@
 //! 4. the outcome is persisted: `published`, `failed` (code and message), `unconfirmed` (sent,
 //!    outcome unknown: reconciled later by asking the partner), or back to `scheduled` with a
 //!    retry time when the partner proved nothing was published.
+//!
+//! An account with several deliveries due at once takes up to [`MAX_BURST`] of them together:
+//! each is checked on its own, the ready ones are claimed in one [`schema::DeliveryStore::transition_many`]
+//! call, published concurrently, and their outcomes persisted in one more. Every claim is still
+//! durable before its partner call, and every compare-and-set still wins or loses on its own.
 
 use jiff::Timestamp;
 use tenants::{
@@ -23,55 +28,97 @@ use crate::workspace::WorkspaceMsg;
 mod cas;
 
 pub use cas::transition;
-use cas::transition_all;
+use cas::{transition_all, transition_many};
 
-/// Acts on one due delivery.
-///
-/// # Errors
-/// Store or vault failures; the caller retries later.
-pub async fn process(
+/// A due delivery as the account's window holds it: (due at, delivery, post).
+pub type Due = (Timestamp, DeliveryId, PostId);
+
+/// The most due deliveries of one account taken on together: enough that a burst shares its
+/// commits, few enough that the actor's other messages still interleave.
+pub const MAX_BURST: usize = 16;
+
+/// A delivery that passed every check and may be claimed and sent.
+struct Ready {
+    due_at: Timestamp,
+    d: Delivery,
+    req: PublishRequest,
+}
+
+/// Acts on due deliveries. A delivery whose processing hits a store failure goes back in the
+/// window to be tried again later.
+pub async fn process(ctx: &Ctx, state: &mut AccountState, due: Vec<Due>) {
+    let mut ready = Vec::with_capacity(due.len());
+    for (due_at, id, post_id) in due {
+        match prepare(ctx, state, post_id, id).await {
+            Ok(Some(mut r)) => {
+                r.due_at = due_at;
+                ready.push(r);
+            }
+            Ok(None) => {}
+            Err(e) => retry_later(ctx, state, (due_at, id, post_id), &e),
+        }
+    }
+    if !ready.is_empty() {
+        publish_ready(ctx, state, ready).await;
+    }
+}
+
+/// Keeps a delivery whose processing failed in the window, to be tried again after a backoff.
+fn retry_later(ctx: &Ctx, state: &mut AccountState, (due_at, id, post_id): Due, e: &EngineError) {
+    tracing::warn!(error = %e, delivery_id = %id, "processing failed; will retry");
+    state.requeue(due_at.max(ctx.now() + ctx.backoff(1)), id, post_id);
+}
+
+/// Reads one due delivery and acts on what needs no partner publish (holds, releases,
+/// reconciliation). `Some` when it is ready to be claimed and sent.
+async fn prepare(
     ctx: &Ctx,
     state: &mut AccountState,
     post_id: PostId,
     id: DeliveryId,
-) -> Result<(), EngineError> {
+) -> Result<Option<Ready>, EngineError> {
     let scope = state.scope.workspace();
     let Some(d) = ctx.store.get_delivery(scope, post_id, id).await? else {
-        return Ok(());
+        return Ok(None);
     };
     let now = ctx.now();
     if d.state.is_terminal() || d.account_id != state.scope.account_id() {
-        return Ok(());
+        return Ok(None);
     }
     if d.due_at > now {
         state.requeue(d.due_at, d.id, d.post_id);
-        return Ok(());
+        return Ok(None);
     }
     match d.state {
-        DeliveryState::Scheduled => attempt(ctx, state, d).await,
+        DeliveryState::Scheduled => check(ctx, state, d).await,
         DeliveryState::Held => release(ctx, state, d).await,
         DeliveryState::Submitting | DeliveryState::Unconfirmed => {
-            crate::reconcile::reconcile(ctx, state, d).await
+            crate::reconcile::reconcile(ctx, state, d).await?;
+            Ok(None)
         }
-        _ => Ok(()),
+        _ => Ok(None),
     }
 }
 
-/// Releases a held delivery whose condition may have cleared, then attempts it.
-async fn release(ctx: &Ctx, state: &mut AccountState, d: Delivery) -> Result<(), EngineError> {
+/// Releases a held delivery whose condition may have cleared, then checks it.
+async fn release(
+    ctx: &Ctx,
+    state: &mut AccountState,
+    d: Delivery,
+) -> Result<Option<Ready>, EngineError> {
     let code = d.last_error.as_ref().map(|e| e.code.as_str()).unwrap_or("");
     if matches!(code, "account_needs_reconnect" | "account_degraded")
         && state.account.status != AccountStatus::Active
     {
-        return Ok(());
+        return Ok(None);
     }
     if code == "processing_restricted" && restricted(ctx, state).await? {
-        return Ok(());
+        return Ok(None);
     }
     let now = ctx.now();
     match transition(ctx, state, &d, DeliveryEvent::Release { due_at: now }).await? {
-        Some(next) => attempt(ctx, state, next).await,
-        None => Ok(()),
+        Some(next) => check(ctx, state, next).await,
+        None => Ok(None),
     }
 }
 
@@ -80,8 +127,13 @@ async fn restricted(ctx: &Ctx, state: &AccountState) -> Result<bool, EngineError
     Ok(ws.is_none_or(|w| w.processing_restricted || w.deletion_requested_at.is_some()))
 }
 
-/// Runs the checks, claims the delivery and calls the partner.
-async fn attempt(ctx: &Ctx, state: &mut AccountState, d: Delivery) -> Result<(), EngineError> {
+/// Runs the checks (workspace, account, post, token, limits); a delivery that may not go now
+/// is held, failed or canceled here with its reason.
+async fn check(
+    ctx: &Ctx,
+    state: &mut AccountState,
+    d: Delivery,
+) -> Result<Option<Ready>, EngineError> {
     // Both reads are needed on the common path; reading them together halves the wait.
     let (is_restricted, post) = tokio::try_join!(restricted(ctx, state), async {
         Ok(ctx
@@ -94,7 +146,7 @@ async fn attempt(ctx: &Ctx, state: &mut AccountState, d: Delivery) -> Result<(),
             "processing_restricted",
             "processing is restricted for this workspace; lift the restriction to publish",
         );
-        return hold(ctx, state, &d, reason, None).await;
+        return hold(ctx, state, &d, reason, None).await.map(|()| None);
     }
     match state.account.status {
         AccountStatus::Active => {}
@@ -102,18 +154,19 @@ async fn attempt(ctx: &Ctx, state: &mut AccountState, d: Delivery) -> Result<(),
             let crate::account::tokens::TokenHold::NeedsReconnect(reason) =
                 crate::account::tokens::reconnect_hold(state)
             else {
-                return Ok(());
+                return Ok(None);
             };
-            return hold(ctx, state, &d, reason, None).await;
+            return hold(ctx, state, &d, reason, None).await.map(|()| None);
         }
         AccountStatus::Degraded => {
-            return hold(ctx, state, &d, crate::workspace::degraded_reason(), None).await;
+            let reason = crate::workspace::degraded_reason();
+            return hold(ctx, state, &d, reason, None).await.map(|()| None);
         }
         AccountStatus::Disconnected => {
             let reason = DeliveryError::new("account_disconnected", "the account was disconnected");
             transition(ctx, state, &d, DeliveryEvent::Cancel { reason }).await?;
             notify_post(state, &d);
-            return Ok(());
+            return Ok(None);
         }
     }
     let Some(post) = post else {
@@ -121,22 +174,26 @@ async fn attempt(ctx: &Ctx, state: &mut AccountState, d: Delivery) -> Result<(),
             "post_missing",
             "the post was deleted before it could publish",
         );
-        return finish(ctx, state, &d, DeliveryEvent::Fail(reason)).await;
+        return finish(ctx, state, &d, DeliveryEvent::Fail(reason))
+            .await
+            .map(|()| None);
     };
     let Some(partner_account_id) = state.account.partner_account_id.clone() else {
         let reason = DeliveryError::new(
             "account_not_linked",
             "the account has no publishing partner id; reconnect the account",
         );
-        return finish(ctx, state, &d, DeliveryEvent::Fail(reason)).await;
+        return finish(ctx, state, &d, DeliveryEvent::Fail(reason))
+            .await
+            .map(|()| None);
     };
     let token = match crate::account::tokens::ensure_token(ctx, state).await? {
         Ok(t) => t,
         Err(crate::account::tokens::TokenHold::NeedsReconnect(reason)) => {
-            return hold(ctx, state, &d, reason, None).await;
+            return hold(ctx, state, &d, reason, None).await.map(|()| None);
         }
         Err(crate::account::tokens::TokenHold::RetryAt(reason, at)) => {
-            return hold(ctx, state, &d, reason, Some(at)).await;
+            return hold(ctx, state, &d, reason, Some(at)).await.map(|()| None);
         }
     };
     let now = ctx.now();
@@ -148,37 +205,104 @@ async fn attempt(ctx: &Ctx, state: &mut AccountState, d: Delivery) -> Result<(),
                 hit.until()
             ),
         );
-        return hold(ctx, state, &d, reason, Some(hit.until())).await;
+        let until = hit.until();
+        return hold(ctx, state, &d, reason, Some(until))
+            .await
+            .map(|()| None);
     }
-    // Persist the claim before the side effect, so a crash is reconciled instead of re-posted.
-    let Some(claimed) = transition(ctx, state, &d, DeliveryEvent::Submit).await? else {
-        return Ok(());
-    };
     let req = PublishRequest {
-        idempotency_key: claimed.idempotency_key.clone(),
+        idempotency_key: d.idempotency_key.clone(),
         partner_account_id,
-        caption: post.caption_for(claimed.platform).to_owned(),
+        caption: post.caption_for(d.platform).to_owned(),
         media_urls: post.media_urls.clone(),
         access_token: token,
     };
-    let started = std::time::Instant::now();
-    let result = ctx.partner.publish(req).await;
-    tracing::debug!(delivery_id = %claimed.id, latency_ms = started.elapsed().as_millis() as u64,
-        ok = result.is_ok(), "partner publish");
-    feed_rate_hint(ctx);
-    match result {
-        Ok(post) => on_partner_post(ctx, state, &claimed, post).await,
-        Err(e) => on_publish_error(ctx, state, &claimed, e).await,
+    Ok(Some(Ready {
+        due_at: d.due_at,
+        d,
+        req,
+    }))
+}
+
+/// Claims the ready deliveries, publishes the claimed ones one after the other and persists what
+/// the partner said.
+///
+/// The sends are sequential so that a Retry-After or a refused token seen on one holds back the
+/// rest of the burst (no request goes out before its Retry-After); it is the claims and the
+/// outcomes that are batched, which is where the time goes.
+async fn publish_ready(ctx: &Ctx, state: &mut AccountState, ready: Vec<Ready>) {
+    // Persist the claims before the side effects, so a crash is reconciled instead of re-posted.
+    let claims = ready
+        .iter()
+        .map(|r| (r.d.clone(), vec![DeliveryEvent::Submit]))
+        .collect();
+    let claimed = transition_many(ctx, state, claims).await;
+    let mut outcomes = Vec::with_capacity(ready.len());
+    for (r, claim) in ready.into_iter().zip(claimed) {
+        let d = match claim {
+            Ok(Some(claimed)) => claimed,
+            Ok(None) => continue,
+            Err(e) => {
+                retry_later(ctx, state, (r.due_at, r.d.id, r.d.post_id), &e);
+                continue;
+            }
+        };
+        let events = match unsent_reason(ctx, state) {
+            // Claimed but not sent: nothing went out, so it waits without using an attempt.
+            Some((reason, retry_at)) => vec![DeliveryEvent::Withdraw { reason, retry_at }],
+            None => {
+                let started = std::time::Instant::now();
+                let result = ctx.partner.publish(r.req).await;
+                tracing::debug!(delivery_id = %d.id, ok = result.is_ok(),
+                    latency_ms = started.elapsed().as_millis() as u64, "partner publish");
+                feed_rate_hint(ctx);
+                match result {
+                    Ok(post) => partner_post_events(ctx, &d, post),
+                    Err(e) => publish_error_events(ctx, state, &d, e),
+                }
+            }
+        };
+        outcomes.push((d, events));
     }
+    finish_many(ctx, state, outcomes).await;
+}
+
+/// Why the rest of a burst must not be sent now, and until when: a Retry-After or a token the
+/// platform just refused, learned from an earlier send of the same burst.
+fn unsent_reason(ctx: &Ctx, state: &AccountState) -> Option<(DeliveryError, Timestamp)> {
+    let now = ctx.now();
+    if let Some(until) = state.limits.blocked_until(&ctx.app_limits, now) {
+        let reason = DeliveryError::new(
+            "rate_limited",
+            format!("the partner asked to wait; it publishes automatically at {until}"),
+        );
+        return Some((reason, until));
+    }
+    state.force_refresh.then(|| {
+        let reason = DeliveryError::new(
+            "token_rejected",
+            "the platform refused the access token; refreshing and retrying",
+        );
+        (reason, now + ctx.backoff(1))
+    })
 }
 
 /// Applies what the partner says about an accepted post.
+///
+/// # Errors
+/// Store failures.
 pub async fn on_partner_post(
     ctx: &Ctx,
     state: &mut AccountState,
     d: &Delivery,
     post: PartnerPost,
 ) -> Result<(), EngineError> {
+    let events = partner_post_events(ctx, d, post);
+    finish_all(ctx, state, d, events).await
+}
+
+/// The events that record what the partner says about an accepted post.
+fn partner_post_events(ctx: &Ctx, d: &Delivery, post: PartnerPost) -> Vec<DeliveryEvent> {
     // A new partner post id and the outcome are persisted in one compare-and-set: the answer is
     // already in hand, so writing `accepted` on its own first would only add a durable round.
     let accepted =
@@ -206,15 +330,17 @@ pub async fn on_partner_post(
             check_at: ctx.now() + ctx.tuning.pending_poll,
         },
     };
-    finish_all(ctx, state, d, accepted.into_iter().chain([event])).await
+    accepted.into_iter().chain([event]).collect()
 }
 
-async fn on_publish_error(
+/// The event that records a publish the partner did not answer with a post, after feeding any
+/// Retry-After into the limits.
+fn publish_error_events(
     ctx: &Ctx,
     state: &mut AccountState,
     d: &Delivery,
     e: PartnerError,
-) -> Result<(), EngineError> {
+) -> Vec<DeliveryEvent> {
     let now = ctx.now();
     match e {
         PartnerError::NotAccepted {
@@ -235,12 +361,12 @@ async fn on_publish_error(
                     code,
                     format!("{message}; gave up after {} attempts", d.attempts),
                 );
-                return finish(ctx, state, d, DeliveryEvent::Fail(reason)).await;
+                return vec![DeliveryEvent::Fail(reason)];
             }
             let backoff = ctx.backoff(d.attempts);
             let retry_at = now + wait.map_or(backoff, |w| w.max(backoff));
             let error = DeliveryError::new(code, message);
-            finish(ctx, state, d, DeliveryEvent::RetryLater { error, retry_at }).await
+            vec![DeliveryEvent::RetryLater { error, retry_at }]
         }
         PartnerError::NotAccepted {
             retryable: false,
@@ -248,13 +374,7 @@ async fn on_publish_error(
             message,
             ..
         } => {
-            finish(
-                ctx,
-                state,
-                d,
-                DeliveryEvent::Fail(DeliveryError::new(code, message)),
-            )
-            .await
+            vec![DeliveryEvent::Fail(DeliveryError::new(code, message))]
         }
         PartnerError::TokenRejected => {
             state.force_refresh = true;
@@ -264,14 +384,14 @@ async fn on_publish_error(
                     "token_rejected",
                     "the platform keeps refusing the account's token; reconnect the account",
                 );
-                return finish(ctx, state, d, DeliveryEvent::Fail(reason)).await;
+                return vec![DeliveryEvent::Fail(reason)];
             }
             let error = DeliveryError::new(
                 "token_rejected",
                 "the platform refused the access token; refreshing and retrying",
             );
             let retry_at = now + ctx.backoff(1);
-            finish(ctx, state, d, DeliveryEvent::RetryLater { error, retry_at }).await
+            vec![DeliveryEvent::RetryLater { error, retry_at }]
         }
         PartnerError::Unknown(why) => {
             let error = DeliveryError::new(
@@ -279,7 +399,7 @@ async fn on_publish_error(
                 format!("the partner did not confirm the post ({why}); checking with the partner"),
             );
             let check_at = now + ctx.tuning.reconcile_after;
-            finish(ctx, state, d, DeliveryEvent::Unconfirm { error, check_at }).await
+            vec![DeliveryEvent::Unconfirm { error, check_at }]
         }
     }
 }
@@ -347,9 +467,36 @@ async fn finish_all(
     d: &Delivery,
     events: impl IntoIterator<Item = DeliveryEvent>,
 ) -> Result<(), EngineError> {
-    let Some(next) = transition_all(ctx, state, d, events).await? else {
-        return Ok(());
-    };
+    if let Some(next) = transition_all(ctx, state, d, events).await? {
+        after_finish(ctx, state, &next).await;
+    }
+    Ok(())
+}
+
+/// [`finish_all`] for several deliveries, persisted together; one that fails to persist goes
+/// back in the window to be tried again.
+async fn finish_many(
+    ctx: &Ctx,
+    state: &mut AccountState,
+    outcomes: Vec<(Delivery, Vec<DeliveryEvent>)>,
+) {
+    let keys: Vec<Due> = outcomes
+        .iter()
+        .map(|(d, _)| (d.due_at, d.id, d.post_id))
+        .collect();
+    let moved = transition_many(ctx, state, outcomes).await;
+    for (due, outcome) in keys.into_iter().zip(moved) {
+        match outcome {
+            Ok(Some(next)) => after_finish(ctx, state, &next).await,
+            Ok(None) => {}
+            Err(e) => retry_later(ctx, state, due, &e),
+        }
+    }
+}
+
+/// Requeues what must run again, reports an unknown outcome and tells the workspace about a
+/// post whose delivery ended.
+async fn after_finish(ctx: &Ctx, state: &mut AccountState, next: &Delivery) {
     match next.state {
         DeliveryState::Scheduled => state.requeue(next.due_at, next.id, next.post_id),
         DeliveryState::Unconfirmed => {
@@ -373,9 +520,8 @@ async fn finish_all(
         _ => {}
     }
     if next.state.is_terminal() {
-        notify_post(state, &next);
+        notify_post(state, next);
     }
-    Ok(())
 }
 
 fn notify_post(state: &AccountState, d: &Delivery) {

@@ -166,8 +166,8 @@ fn due_now(ctx: &Ctx, state: &AccountState) -> bool {
         || state.refresh_at.is_some_and(|at| at <= now)
 }
 
-/// Acts on one due thing: a token refresh, then at most one delivery, so other messages
-/// interleave between deliveries.
+/// Acts on what is due: a token refresh, then at most [`crate::publish::MAX_BURST`]
+/// deliveries, so other messages interleave between bursts.
 async fn on_wake(
     ctx: &Ctx,
     state: &mut AccountState,
@@ -181,13 +181,10 @@ async fn on_wake(
         tokens::refresh_now(ctx, state).await?;
         state.last_active = now;
     }
-    if let Some((due_at, id, post_id)) = state.pop_due(now) {
+    let due = state.pop_due(now, crate::publish::MAX_BURST);
+    if !due.is_empty() {
         state.last_active = now;
-        if let Err(e) = crate::publish::process(ctx, state, post_id, id).await {
-            // Store trouble: keep the delivery in the window and try again later.
-            tracing::warn!(error = %e, delivery_id = %id, "processing failed; will retry");
-            state.requeue(due_at.max(now + ctx.backoff(1)), id, post_id);
-        }
+        crate::publish::process(ctx, state, due).await;
     }
     let _ = myself;
     Ok(())

@@ -87,14 +87,20 @@ impl AccountState {
         }
     }
 
-    /// Takes the first delivery due at or before `now`.
-    pub fn pop_due(&mut self, now: Timestamp) -> Option<(Timestamp, DeliveryId, PostId)> {
-        let (&(at, id), _) = self.pending.first_key_value()?;
-        if at > now {
-            return None;
+    /// Takes up to `max` deliveries due at or before `now`, earliest first.
+    pub fn pop_due(&mut self, now: Timestamp, max: usize) -> Vec<crate::publish::Due> {
+        let mut due = Vec::new();
+        while due.len() < max {
+            let Some(entry) = self.pending.first_entry() else {
+                break;
+            };
+            let &(at, id) = entry.key();
+            if at > now {
+                break;
+            }
+            due.push((at, id, entry.remove()));
         }
-        let post_id = self.pending.remove(&(at, id))?;
-        Some((at, id, post_id))
+        due
     }
 
     /// Counts a transition.

@@ -3,7 +3,7 @@
 //! still the one it was computed from.
 
 use schema::CasOutcome;
-use tenants::{Delivery, DeliveryEvent};
+use tenants::{Delivery, DeliveryEvent, DeliveryState};
 
 use crate::account::AccountState;
 use crate::context::Ctx;
@@ -31,29 +31,83 @@ pub(super) async fn transition_all(
     d: &Delivery,
     events: impl IntoIterator<Item = DeliveryEvent>,
 ) -> Result<Option<Delivery>, EngineError> {
+    let moves = vec![(d.clone(), events.into_iter().collect())];
+    transition_many(ctx, state, moves)
+        .await
+        .pop()
+        .unwrap_or(Ok(None))
+}
+
+/// [`transition_all`] for several deliveries of the account, persisted in one store call (one
+/// commit on the embedded store). One result per delivery, in order.
+pub(super) async fn transition_many(
+    ctx: &Ctx,
+    state: &mut AccountState,
+    moves: Vec<(Delivery, Vec<DeliveryEvent>)>,
+) -> Vec<Result<Option<Delivery>, EngineError>> {
     let now = ctx.now();
+    // Each move's next delivery and the states it passes through, or `None` if refused.
+    let planned: Vec<Option<(Delivery, Vec<DeliveryState>)>> = moves
+        .iter()
+        .map(|(d, events)| apply_in_memory(d, events, now))
+        .collect();
+    let writes: Vec<(u64, Delivery)> = moves
+        .iter()
+        .zip(&planned)
+        .filter_map(|((d, _), p)| p.as_ref().map(|(next, _)| (d.version, next.clone())))
+        .collect();
+    let mut stored = if writes.is_empty() {
+        Vec::new()
+    } else {
+        ctx.store.transition_many(state.scope, &writes).await
+    }
+    .into_iter();
+    let mut results = Vec::with_capacity(moves.len());
+    for ((d, _), plan) in moves.iter().zip(planned) {
+        let Some((next, states)) = plan else {
+            results.push(Ok(None));
+            continue;
+        };
+        let outcome = stored.next().unwrap_or_else(|| {
+            Err(schema::StoreError::Backend(
+                "the store returned fewer outcomes than moves".into(),
+            ))
+        });
+        results.push(match outcome {
+            Ok(CasOutcome::Applied) => {
+                for s in states {
+                    state.count(s);
+                }
+                Ok(Some(next))
+            }
+            Ok(CasOutcome::Conflict(_)) => {
+                tracing::info!(delivery_id = %d.id, "delivery moved by another writer");
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        });
+    }
+    results
+}
+
+/// Applies `events` to `d` by the domain state machine: the next delivery and every state it
+/// passed through, or `None` (logged) when an event is illegal.
+fn apply_in_memory(
+    d: &Delivery,
+    events: &[DeliveryEvent],
+    now: jiff::Timestamp,
+) -> Option<(Delivery, Vec<DeliveryState>)> {
     let mut next = d.clone();
-    let mut states = Vec::with_capacity(2);
+    let mut states = Vec::with_capacity(events.len());
     for event in events {
-        match next.apply(&event, now) {
+        match next.apply(event, now) {
             Ok(moved) => next = moved,
             Err(illegal) => {
                 tracing::warn!(delivery_id = %d.id, error = %illegal, "transition refused");
-                return Ok(None);
+                return None;
             }
         }
         states.push(next.state);
     }
-    match ctx.store.transition(state.scope, d.version, &next).await? {
-        CasOutcome::Applied => {
-            for s in states {
-                state.count(s);
-            }
-            Ok(Some(next))
-        }
-        CasOutcome::Conflict(_) => {
-            tracing::info!(delivery_id = %d.id, "delivery moved by another writer");
-            Ok(None)
-        }
-    }
+    Some((next, states))
 }

@@ -1,15 +1,16 @@
 //! Post status upkeep for the workspace actor. Account actors report a delivery that reached a
 //! terminal state with `PostChanged`; the workspace marks the post dirty and queues one
 //! `FlushPosts` behind the messages already in its mailbox, so every change reported meanwhile is
-//! written in the same flush. A flush recomputes the dirty posts concurrently, so their writes
-//! share one group commit instead of one fsync each, and flushes never overlap (the actor runs
-//! one at a time), so a post's status is never overwritten by an older computation.
+//! written in the same flush. A flush recomputes the dirty posts concurrently and writes the
+//! changed ones, each with the event reporting it, in one store call (one commit on the embedded
+//! store). Flushes never overlap (the actor runs one at a time), so a post's status is never
+//! overwritten by an older computation.
 
 use std::collections::HashSet;
 
 use futures::StreamExt as _;
 use schema::WorkspaceScope;
-use tenants::{PostId, PostStatus, post_status_from};
+use tenants::{Post, PostId, PostStatus, post_status_from};
 
 use crate::context::Ctx;
 use crate::events::{EngineEvent, EventKind};
@@ -47,14 +48,35 @@ impl DirtyPosts {
             }
             some
         };
-        futures::stream::iter(batch)
-            .for_each_concurrent(FLUSH_CONCURRENCY, |post_id| async move {
-                if let Err(e) = update_post_status(ctx, scope, post_id).await {
-                    tracing::warn!(workspace_id = %scope.workspace_id(), post_id = %post_id,
-                        error = %e, "post status update failed");
+        let changes: Vec<(PostId, Result<Option<Change>, crate::EngineError>)> =
+            futures::stream::iter(batch)
+                .map(|post_id| async move { (post_id, recompute(ctx, scope, post_id).await) })
+                .buffer_unordered(FLUSH_CONCURRENCY)
+                .collect()
+                .await;
+        let mut logged = Vec::with_capacity(changes.len());
+        for (post_id, change) in changes {
+            let outcome = match change {
+                Ok(Some(Change {
+                    post,
+                    event: Some(e),
+                })) => {
+                    logged.push((post, e));
+                    Ok(())
                 }
-            })
-            .await;
+                Ok(Some(Change { post, event: None })) => ctx
+                    .store
+                    .update_post(scope, &post)
+                    .await
+                    .map_err(Into::into),
+                Ok(None) => Ok(()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = outcome {
+                warn_failed(scope, post_id, &e);
+            }
+        }
+        write_logged(ctx, scope, logged).await;
         self.flush_queued = !self.posts.is_empty();
         self.flush_queued
     }
@@ -66,24 +88,35 @@ impl DirtyPosts {
     }
 }
 
-/// Recomputes a post's status from its deliveries, stores it when it changed and emits the
-/// matching event once (logged durably in the same commit as the status).
-async fn update_post_status(
+/// A post whose status changed, and the event reporting it (none for a change webhooks do not
+/// report).
+struct Change {
+    post: Post,
+    event: Option<EngineEvent>,
+}
+
+fn warn_failed(scope: WorkspaceScope, post_id: PostId, e: &dyn std::fmt::Display) {
+    tracing::warn!(workspace_id = %scope.workspace_id(), post_id = %post_id, error = %e,
+        "post status update failed");
+}
+
+/// Recomputes a post's status from its deliveries; `Some` when it changed.
+async fn recompute(
     ctx: &Ctx,
     scope: WorkspaceScope,
     post_id: PostId,
-) -> Result<(), crate::EngineError> {
+) -> Result<Option<Change>, crate::EngineError> {
     let Some(mut post) = ctx.store.get_post(scope, post_id).await? else {
-        return Ok(());
+        return Ok(None);
     };
     if post.status == PostStatus::Draft {
-        return Ok(());
+        return Ok(None);
     }
     let deliveries = ctx.store.list_deliveries_of_post(scope, post_id).await?;
     let states: Vec<_> = deliveries.iter().map(|d| d.state).collect();
     let status = post_status_from(&states);
     if status == post.status {
-        return Ok(());
+        return Ok(None);
     }
     post.status = status;
     post.updated_at = ctx.now();
@@ -92,10 +125,7 @@ async fn update_post_status(
         PostStatus::PartiallyPublished => EventKind::PostPartiallyPublished,
         PostStatus::Failed => EventKind::PostFailed,
         PostStatus::Canceled => EventKind::PostCanceled,
-        _ => {
-            ctx.store.update_post(scope, &post).await?;
-            return Ok(());
-        }
+        _ => return Ok(Some(Change { post, event: None })),
     };
     let reason = deliveries
         .iter()
@@ -114,13 +144,29 @@ async fn update_post_status(
         reason,
         at: post.updated_at,
     };
-    // The new status and the event reporting it commit together: a crash cannot keep one
-    // without the other.
-    ctx.store
-        .update_post_logged(scope, &post, &crate::event_log::logged(&event))
-        .await?;
-    ctx.emit(event);
-    Ok(())
+    Ok(Some(Change {
+        post,
+        event: Some(event),
+    }))
+}
+
+/// Stores the new statuses with the events reporting them, each status and its event together
+/// (a crash cannot keep one without the other), then emits the events that were stored.
+async fn write_logged(ctx: &Ctx, scope: WorkspaceScope, changes: Vec<(Post, EngineEvent)>) {
+    if changes.is_empty() {
+        return;
+    }
+    let rows: Vec<_> = changes
+        .iter()
+        .map(|(post, e)| (post.clone(), crate::event_log::logged(e)))
+        .collect();
+    let stored = ctx.store.update_posts_logged(scope, &rows).await;
+    for ((post, event), outcome) in changes.into_iter().zip(stored) {
+        match outcome {
+            Ok(_) => ctx.emit(event),
+            Err(e) => warn_failed(scope, post.id, &e),
+        }
+    }
 }
 
 #[cfg(test)]
