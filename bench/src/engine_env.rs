@@ -45,9 +45,14 @@ pub struct BenchAccount {
 
 /// Opens (creating and migrating) the redb store at `path`.
 pub async fn open_store(path: &Path) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(Arc::new(open_redb(path).await?))
+}
+
+/// [`open_store`] as the embedded store itself, whose writer counts its commits.
+pub async fn open_redb(path: &Path) -> anyhow::Result<RedbStore> {
     let store = RedbStore::open(path)?;
     store.migrate().await?;
-    Ok(Arc::new(store))
+    Ok(store)
 }
 
 /// Runs `jobs` with at most `limit` in flight, failing on the first error.

@@ -61,7 +61,8 @@ pub fn steady_offsets(rate: u64, secs: u64) -> Vec<i64> {
 pub async fn run(shape: Shape) -> anyhow::Result<Value> {
     anyhow::ensure!(!shape.offsets_us.is_empty(), "no deliveries to schedule");
     let dir = tempfile::tempdir()?;
-    let store = engine_env::open_store(&dir.path().join("store.redb")).await?;
+    let redb = engine_env::open_redb(&dir.path().join("store.redb")).await?;
+    let store: Arc<dyn Store> = Arc::new(redb.clone());
     let sandbox = Sandbox::spawn("127.0.0.1:0".parse()?, SandboxConfig::default()).await?;
     let base = sandbox.base_url();
     let vault = engine_env::vault(&store)?;
@@ -87,6 +88,7 @@ pub async fn run(shape: Shape) -> anyhow::Result<Value> {
     let written = engine_env::write_deliveries(&store, &accounts, &due).await?;
     let write_secs = started.elapsed().as_secs_f64();
 
+    let writes_before = redb.write_stats();
     let started = Instant::now();
     let engine =
         engine_env::start_engine(store.clone(), vault, &base, EngineTuning::default()).await?;
@@ -130,6 +132,7 @@ pub async fn run(shape: Shape) -> anyhow::Result<Value> {
     }
     let observed = handle.observe();
     engine.shutdown().await;
+    let writes = redb.write_stats();
 
     let ledger: HashMap<String, Timestamp> = sandbox
         .ledger()
@@ -190,6 +193,11 @@ pub async fn run(shape: Shape) -> anyhow::Result<Value> {
                 span_secs.map(|s| num_published as f64 / s),
         },
         "store_states": by_state,
+        // From engine start to shutdown: what the engine wrote, and in how many commits.
+        "store_writes": {
+            "commits": writes.num_batches - writes_before.num_batches,
+            "ops": writes.num_ops - writes_before.num_ops,
+        },
         "ledger_duplicates": duplicates,
         "sandbox_stats": {
             "publishes_accepted": stats.publishes_accepted,
