@@ -198,6 +198,11 @@ enum Scenario {
     },
 }
 
+/// The allocator the `socialcrm` binary runs with (`ops/src/main.rs`), so the figures are the
+/// product's.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> anyhow::Result<()> {
     let process_start = Instant::now();
     let cli = Cli::parse();
