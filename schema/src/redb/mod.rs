@@ -86,7 +86,7 @@ impl std::fmt::Debug for RedbStore {
 /// The store's own page cache (reads and the write buffer). redb's default is 1 GiB, which a
 /// large store fills and keeps resident; past this the operating system's page cache serves
 /// reads at the cost of a copy, and RSS stays bounded whatever the store's size.
-const CACHE_BYTES: usize = 64 * 1024 * 1024;
+const CACHE_BYTES: usize = 48 * 1024 * 1024;
 
 impl RedbStore {
     /// Opens the store file at `path`, creating it and its parent directories when missing.
