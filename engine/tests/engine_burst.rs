@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::{Env, env, post_at, run_until, start_time};
 use jiff::SignedDuration;
 use sandbox::Faults;
-use tenants::{DeliveryState, Platform};
+use tenants::DeliveryState;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn test_a_retry_after_holds_back_the_rest_of_a_burst() -> anyhow::Result<()> {
@@ -18,10 +18,7 @@ async fn test_a_retry_after_holds_back_the_rest_of_a_burst() -> anyhow::Result<(
     let engine = env.start(Env::tuning()).await?;
     let h = engine.handle();
     let scope = env.workspace().await?;
-    let account = h
-        .connect_account(scope, env.grant(Platform::Linkedin).await?)
-        .await?
-        .id;
+    let account = env.linkedin_account(&h, scope).await?;
     let due = start_time() + SignedDuration::from_secs(10);
     let mut posts = Vec::new();
     for i in 0..BURST {

@@ -215,6 +215,19 @@ impl Env {
 }
 
 impl Env {
+    /// Connects a LinkedIn account in `scope`.
+    pub async fn linkedin_account(
+        &self,
+        h: &EngineHandle,
+        scope: WorkspaceScope,
+    ) -> anyhow::Result<tenants::AccountId> {
+        Ok(
+            h.connect_account(scope, self.grant(Platform::Linkedin).await?)
+                .await?
+                .id,
+        )
+    }
+
     /// Connects a LinkedIn account in `scope` and schedules one post on it for `at`; returns
     /// the account and the post.
     pub async fn linkedin_post(
@@ -224,10 +237,7 @@ impl Env {
         caption: &str,
         at: Timestamp,
     ) -> anyhow::Result<(tenants::AccountId, tenants::PostId)> {
-        let account = h
-            .connect_account(scope, self.grant(Platform::Linkedin).await?)
-            .await?
-            .id;
+        let account = self.linkedin_account(h, scope).await?;
         let post = h
             .create_post(scope, post_at(caption, vec![account], at))
             .await?
