@@ -161,19 +161,13 @@ impl DeliveryStore for RedbStore {
                     } else {
                         CasOutcome::Conflict(None)
                     };
-                    outcomes.push(Outcome::Cas(outcome));
+                    outcomes.push(outcome);
                 }
-                Ok(Outcome::Many(outcomes))
+                Ok(Outcome::Cases(outcomes))
             }))
             .await;
         match outcome {
-            Ok(Outcome::Many(outcomes)) => outcomes
-                .into_iter()
-                .map(|o| match o {
-                    Outcome::Cas(c) => Ok(c),
-                    _ => Err(super::unexpected()),
-                })
-                .collect(),
+            Ok(Outcome::Cases(outcomes)) => outcomes.into_iter().map(Ok).collect(),
             Ok(_) => (0..num_moves).map(|_| Err(super::unexpected())).collect(),
             Err(e) => (0..num_moves).map(|_| Err(e.clone())).collect(),
         }

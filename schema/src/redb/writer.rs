@@ -50,8 +50,8 @@ pub(crate) enum Outcome {
     Id(uuid::Uuid),
     /// Ids the plan made, in order.
     Ids(Vec<uuid::Uuid>),
-    /// One outcome per part of a plan that does several things.
-    Many(Vec<Outcome>),
+    /// One compare-and-set result per move, in order.
+    Cases(Vec<CasOutcome>),
 }
 
 /// One write operation: reads through the [`Tx`], buffers its writes there, returns its outcome.
