@@ -30,7 +30,7 @@ mod outcome;
 
 pub use cas::transition;
 use cas::{transition_all, transition_many};
-use checks::{Ready, prepare};
+use checks::{Ready, Restriction, prepare};
 use outcome::{feed_rate_hint, partner_post_events, publish_error_events};
 
 /// A due delivery as the account's window holds it: (due at, delivery, post).
@@ -44,8 +44,9 @@ pub const MAX_BURST: usize = 16;
 /// window to be tried again later.
 pub async fn process(ctx: &Ctx, state: &mut AccountState, due: Vec<Due>) {
     let mut ready = Vec::with_capacity(due.len());
+    let mut restriction = Restriction::default();
     for (due_at, id, post_id) in due {
-        match prepare(ctx, state, post_id, id).await {
+        match prepare(ctx, state, &mut restriction, post_id, id).await {
             Ok(Some(mut r)) => {
                 r.due_at = due_at;
                 ready.push(r);

@@ -22,11 +22,29 @@ pub(super) struct Ready {
     pub(super) req: PublishRequest,
 }
 
+/// Whether the workspace's processing is restricted, read at most once per burst: every delivery
+/// of a burst belongs to the same workspace.
+#[derive(Debug, Default)]
+pub(super) struct Restriction(Option<bool>);
+
+impl Restriction {
+    async fn get(&mut self, ctx: &Ctx, state: &AccountState) -> Result<bool, EngineError> {
+        if let Some(known) = self.0 {
+            return Ok(known);
+        }
+        let ws = ctx.store.get_workspace(state.scope.workspace()).await?;
+        let known = ws.is_none_or(|w| w.processing_restricted || w.deletion_requested_at.is_some());
+        self.0 = Some(known);
+        Ok(known)
+    }
+}
+
 /// Reads one due delivery and acts on what needs no partner publish (holds, releases,
 /// reconciliation). `Some` when it is ready to be claimed and sent.
 pub(super) async fn prepare(
     ctx: &Ctx,
     state: &mut AccountState,
+    restriction: &mut Restriction,
     post_id: PostId,
     id: DeliveryId,
 ) -> Result<Option<Ready>, EngineError> {
@@ -43,8 +61,8 @@ pub(super) async fn prepare(
         return Ok(None);
     }
     match d.state {
-        DeliveryState::Scheduled => check(ctx, state, d).await,
-        DeliveryState::Held => release(ctx, state, d).await,
+        DeliveryState::Scheduled => check(ctx, state, restriction, d).await,
+        DeliveryState::Held => release(ctx, state, restriction, d).await,
         DeliveryState::Submitting | DeliveryState::Unconfirmed => {
             crate::reconcile::reconcile(ctx, state, d).await?;
             Ok(None)
@@ -57,6 +75,7 @@ pub(super) async fn prepare(
 async fn release(
     ctx: &Ctx,
     state: &mut AccountState,
+    restriction: &mut Restriction,
     d: Delivery,
 ) -> Result<Option<Ready>, EngineError> {
     let code = d.last_error.as_ref().map(|e| e.code.as_str()).unwrap_or("");
@@ -65,19 +84,14 @@ async fn release(
     {
         return Ok(None);
     }
-    if code == "processing_restricted" && restricted(ctx, state).await? {
+    if code == "processing_restricted" && restriction.get(ctx, state).await? {
         return Ok(None);
     }
     let now = ctx.now();
     match transition(ctx, state, &d, DeliveryEvent::Release { due_at: now }).await? {
-        Some(next) => check(ctx, state, next).await,
+        Some(next) => check(ctx, state, restriction, next).await,
         None => Ok(None),
     }
-}
-
-async fn restricted(ctx: &Ctx, state: &AccountState) -> Result<bool, EngineError> {
-    let ws = ctx.store.get_workspace(state.scope.workspace()).await?;
-    Ok(ws.is_none_or(|w| w.processing_restricted || w.deletion_requested_at.is_some()))
 }
 
 /// Runs the checks (workspace, account, post, token, limits); a delivery that may not go now
@@ -85,10 +99,11 @@ async fn restricted(ctx: &Ctx, state: &AccountState) -> Result<bool, EngineError
 async fn check(
     ctx: &Ctx,
     state: &mut AccountState,
+    restriction: &mut Restriction,
     d: Delivery,
 ) -> Result<Option<Ready>, EngineError> {
     // Both reads are needed on the common path; reading them together halves the wait.
-    let (is_restricted, post) = tokio::try_join!(restricted(ctx, state), async {
+    let (is_restricted, post) = tokio::try_join!(restriction.get(ctx, state), async {
         Ok(ctx
             .store
             .get_post(state.scope.workspace(), d.post_id)
