@@ -37,19 +37,19 @@ async fn test_a_retry_after_holds_back_the_rest_of_a_burst() -> anyhow::Result<(
         retry_after_secs: 60,
         ..Faults::default()
     });
-    let waiting = run_until(
-        &env,
-        &h,
-        SignedDuration::from_secs(5),
-        Duration::from_secs(20),
-        || async {
-            deliveries()
-                .await
-                .iter()
-                .all(|d| d.state == DeliveryState::Scheduled && d.last_error.is_some())
-        },
-    )
-    .await;
+    // Steps the clock until every delivery of the burst satisfies `pred`.
+    let all_become = |pred: fn(&tenants::Delivery) -> bool| {
+        let step = SignedDuration::from_secs(5);
+        run_until(
+            &env,
+            &h,
+            step,
+            Duration::from_secs(20),
+            move || async move { deliveries().await.iter().all(pred) },
+        )
+    };
+    let waiting =
+        all_become(|d| d.state == DeliveryState::Scheduled && d.last_error.is_some()).await;
     let seen = deliveries().await;
     assert!(waiting, "the burst did not wait out the 429: {seen:?}");
     assert_eq!(
@@ -70,19 +70,7 @@ async fn test_a_retry_after_holds_back_the_rest_of_a_burst() -> anyhow::Result<(
     }
 
     env.sandbox.set_faults(Faults::default());
-    let done = run_until(
-        &env,
-        &h,
-        SignedDuration::from_secs(5),
-        Duration::from_secs(20),
-        || async {
-            deliveries()
-                .await
-                .iter()
-                .all(|d| d.state == DeliveryState::Published)
-        },
-    )
-    .await;
+    let done = all_become(|d| d.state == DeliveryState::Published).await;
     assert!(done, "the burst never published: {:?}", deliveries().await);
     let stats = env.sandbox.stats();
     assert_eq!(
