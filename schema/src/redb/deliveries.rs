@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use tenants::{Delivery, DeliveryId, DeliveryState, PostId};
+use tenants::{AccountId, Delivery, DeliveryId, DeliveryState, PostId};
 
 use super::RedbStore;
 use super::access::Lookup;
@@ -174,6 +174,16 @@ impl DeliveryStore for RedbStore {
     }
 }
 
+/// The fields of a stored delivery a compare-and-set decides on. Only these are decoded on the
+/// hot path; the whole row is decoded only to report a lost race.
+#[derive(serde::Deserialize)]
+struct CasHead {
+    account_id: AccountId,
+    version: u64,
+    state: DeliveryState,
+    due_at: Timestamp,
+}
+
 /// One compare-and-set inside a plan: replaces the stored delivery with `next` if it still has
 /// `expected` as its version, with its index rows and, on becoming `published`, its publish-log
 /// row.
@@ -184,22 +194,26 @@ fn cas_in(
     now: Timestamp,
 ) -> StoreResult<CasOutcome> {
     let k = key::delivery(next.workspace_id, next.post_id.as_uuid(), next.id.as_uuid());
-    let current: Option<Delivery> = tx.get_json(DELIVERIES, &k)?;
-    Ok(match current {
-        Some(cur) if cur.account_id != next.account_id => CasOutcome::Conflict(None),
-        Some(cur) if cur.version != expected => CasOutcome::Conflict(Some(Box::new(cur))),
-        Some(cur) => {
-            if !index_is_fresh(tx, &cur, next, now)? {
-                index_delivery(tx, next, now)?;
-            }
-            if next.state == DeliveryState::Published && cur.state != DeliveryState::Published {
-                log_publish(tx, next, now)?;
-            }
-            tx.put(DELIVERIES, k, encode(DELIVERIES, next)?);
-            CasOutcome::Applied
-        }
-        None => CasOutcome::Conflict(None),
-    })
+    let Some(raw) = tx.get(DELIVERIES, &k)? else {
+        return Ok(CasOutcome::Conflict(None));
+    };
+    let cur: CasHead = decode(DELIVERIES, &raw)?;
+    if cur.account_id != next.account_id {
+        return Ok(CasOutcome::Conflict(None));
+    }
+    if cur.version != expected {
+        let cur: Delivery = decode(DELIVERIES, &raw)?;
+        return Ok(CasOutcome::Conflict(Some(Box::new(cur))));
+    }
+    // A terminal delivery has no index rows to keep fresh.
+    if !next.state.is_terminal() && !index_is_fresh(tx, &cur, next, now)? {
+        index_delivery(tx, next, now)?;
+    }
+    if next.state == DeliveryState::Published && cur.state != DeliveryState::Published {
+        log_publish(tx, next, now)?;
+    }
+    tx.put(DELIVERIES, k, encode(DELIVERIES, next)?);
+    Ok(CasOutcome::Applied)
 }
 
 /// Buffers the `account_publishes` row of a delivery that just became `published`.
@@ -223,7 +237,7 @@ fn log_publish(tx: &mut super::writer::Tx<'_>, d: &Delivery, now: Timestamp) -> 
 /// row good for at least half the retention.
 fn index_is_fresh(
     tx: &super::writer::Tx<'_>,
-    cur: &Delivery,
+    cur: &CasHead,
     next: &Delivery,
     now: Timestamp,
 ) -> StoreResult<bool> {
@@ -231,10 +245,10 @@ fn index_is_fresh(
         return Ok(false);
     }
     let k = key::account_due(
-        cur.workspace_id,
+        next.workspace_id,
         cur.account_id,
         crate::layout::nanos(cur.due_at)?,
-        Some(cur.id.as_uuid()),
+        Some(next.id.as_uuid()),
     );
     let row: Option<DueRow> = tx.get_json(ACCOUNT_DUE, &k)?;
     let half = crate::layout::DUE_INDEX_RETENTION / 2;

@@ -55,11 +55,17 @@ fn put_event(tx: &mut Tx<'_>, event: &LoggedEvent) -> StoreResult<Uuid> {
     Ok(id)
 }
 
+/// The one field of a stored post that [`put_post`] checks; the rest of the row is not decoded.
+#[derive(serde::Deserialize)]
+struct ExternalIdOnly {
+    external_id: Option<String>,
+}
+
 /// Buffers the replacement of `post`, refusing a change of its `external_id` (whose index this
 /// path does not maintain).
 fn put_post(tx: &mut Tx<'_>, post: &Post) -> StoreResult<()> {
     let k = crate::layout::key::post(post.workspace_id, post.id.as_uuid());
-    let old: Option<Post> = tx.get_json(POSTS, &k)?;
+    let old: Option<ExternalIdOnly> = tx.get_json(POSTS, &k)?;
     if old.is_some_and(|o| o.external_id != post.external_id) {
         return Err(StoreError::Backend(
             "a logged post update cannot change external_id".into(),
