@@ -1,49 +1,56 @@
 //! Request fingerprints for `Idempotency-Key` handling: the same publish retried must match
 //! its first attempt byte for byte in meaning, whatever the JSON key order.
 
+use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// SHA-256 over the canonical JSON of the body without `credentials`: a retry after a token
 /// refresh carries a new access token but is still the same publish.
 pub(crate) fn fingerprint(body: &Value) -> String {
-    let mut body = body.clone();
-    if let Some(map) = body.as_object_mut() {
-        map.remove("credentials");
-    }
-    let mut canonical = String::new();
-    write_canonical(&body, &mut canonical);
-    hex::encode(Sha256::digest(canonical.as_bytes()))
+    let mut canonical = Vec::new();
+    write_canonical(body, true, &mut canonical);
+    hex::encode(Sha256::digest(&canonical))
 }
 
-fn write_canonical(value: &Value, out: &mut String) {
+/// Writes `value` with every object's keys sorted; `top` leaves out the top level's
+/// `credentials`.
+fn write_canonical(value: &Value, top: bool, out: &mut Vec<u8>) {
     match value {
         Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
+            let mut keys: Vec<&String> = map
+                .keys()
+                .filter(|k| !(top && k.as_str() == "credentials"))
+                .collect();
             keys.sort();
-            out.push('{');
+            out.push(b'{');
             for (i, key) in keys.into_iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                write_canonical(&map[key], out);
+                write_scalar(key, out);
+                out.push(b':');
+                write_canonical(&map[key], false, out);
             }
-            out.push('}');
+            out.push(b'}');
         }
         Value::Array(items) => {
-            out.push('[');
+            out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(',');
+                    out.push(b',');
                 }
-                write_canonical(item, out);
+                write_canonical(item, false, out);
             }
-            out.push(']');
+            out.push(b']');
         }
-        other => out.push_str(&other.to_string()),
+        other => write_scalar(other, out),
     }
+}
+
+fn write_scalar<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
+    // Serializing a JSON scalar into memory cannot fail.
+    let _ = serde_json::to_writer(&mut *out, value);
 }
 
 #[cfg(test)]

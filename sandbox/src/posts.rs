@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use axum::body::Bytes;
 use jiff::{SignedDuration, Timestamp};
 use rand::Rng;
 use rand::distributions::Alphanumeric;
@@ -123,15 +124,16 @@ pub(crate) struct NewPost {
 pub(crate) enum KeyLookup {
     /// Not seen (or expired): go ahead.
     Fresh,
-    /// Seen with the same body: answer with this stored response.
-    Replay(Value),
+    /// Seen with the same body: answer with this stored response (serialized JSON).
+    Replay(Bytes),
     /// Seen with a different body.
     Conflict,
 }
 
 struct KeyRecord {
     fingerprint: String,
-    response: Value,
+    /// The response body, serialized once and shared with every replay.
+    response: Bytes,
     stored_at: Timestamp,
 }
 
@@ -192,8 +194,9 @@ impl PostStore {
         }
     }
 
-    /// Stores an accepted post; returns its response body and the ledger entries to record.
-    pub fn accept(&mut self, new: NewPost, now: Timestamp) -> (Value, Vec<LedgerEntry>) {
+    /// Stores an accepted post; returns its response body (serialized JSON) and the ledger
+    /// entries to record.
+    pub fn accept(&mut self, new: NewPost, now: Timestamp) -> (Bytes, Vec<LedgerEntry>) {
         let delay_ms = i64::try_from(new.publish_delay_ms).unwrap_or(i64::MAX);
         let mut publish_at = now
             .checked_add(SignedDuration::from_millis(delay_ms))
@@ -232,6 +235,8 @@ impl PostStore {
             accounts,
         };
         let response = json!({"success": true, "post": post.render(now)});
+        // Serializing a `Value` cannot fail.
+        let response = Bytes::from(serde_json::to_vec(&response).unwrap_or_default());
         let idx = self.posts.len();
         self.posts.push(post);
         self.by_id.insert(id, idx);

@@ -1,10 +1,9 @@
 //! `POST /posts`: validation, `Idempotency-Key` replay, platform-token checks, acceptance into
 //! the ledger, and the dropped-connection fault after acceptance.
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use serde::Deserialize;
@@ -58,8 +57,18 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, Response> {
     Ok(key.to_owned())
 }
 
-fn replay(stored: Value) -> Response {
-    let mut response = (StatusCode::OK, Json(stored)).into_response();
+/// A `200` with a JSON body serialized once, when the post was accepted.
+fn accepted(body: Bytes) -> Response {
+    let mut response = (StatusCode::OK, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn replay(stored: Bytes) -> Response {
+    let mut response = accepted(stored);
     response
         .headers_mut()
         .insert("idempotency-replayed", HeaderValue::from_static("true"));
@@ -168,7 +177,8 @@ pub(super) async fn create_post(
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return failure(StatusCode::BAD_REQUEST, "Invalid JSON", None, None);
     };
-    let request: CreatePost = match serde_json::from_value(body.clone()) {
+    let fingerprint = fingerprint(&body);
+    let request: CreatePost = match serde_json::from_value(body) {
         Ok(request) => request,
         Err(error) => {
             return failure(
@@ -186,7 +196,6 @@ pub(super) async fn create_post(
         Ok(key) => key,
         Err(response) => return response,
     };
-    let fingerprint = fingerprint(&body);
     let lookup = |state: &Shared| {
         if key.is_empty() {
             return None;
@@ -263,5 +272,5 @@ pub(super) async fn create_post(
         tracing::info!(remote = %connection.remote, "dropping the connection of an accepted publish");
         connection.cut();
     }
-    (StatusCode::OK, Json(response)).into_response()
+    accepted(response)
 }
