@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use crate::partner::error::PublishError;
 use crate::partner::outstand::PartnerPost;
@@ -56,31 +56,70 @@ pub struct Accepted {
 }
 
 /// The wire body of a publish: the caption as the root container, the first comment as a reply,
-/// and the account's platform token in `credentials`.
-pub(super) fn publish_body(req: &PublishRequest<'_>) -> Value {
-    let media: Vec<Value> = req
+/// and the account's platform token in `credentials`. Typed, so it is serialized straight to the
+/// request bytes.
+#[derive(Serialize)]
+pub(super) struct PublishBody<'a> {
+    content: &'a str,
+    accounts: [&'a str; 1],
+    #[serde(rename = "scheduledAt")]
+    scheduled_at: Option<&'a str>,
+    containers: Vec<ContainerBody<'a>>,
+    credentials: [CredentialBody<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct ContainerBody<'a> {
+    content: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    media: Option<Vec<MediaBody<'a>>>,
+}
+
+#[derive(Serialize)]
+struct MediaBody<'a> {
+    url: &'a str,
+    filename: &'a str,
+}
+
+#[derive(Serialize)]
+struct CredentialBody<'a> {
+    account: &'a str,
+    access_token: &'a str,
+}
+
+pub(super) fn publish_body<'a>(req: &'a PublishRequest<'_>) -> PublishBody<'a> {
+    let media = req
         .media
         .iter()
-        .map(|m| json!({"url": m.url, "filename": m.filename}))
+        .map(|m| MediaBody {
+            url: &m.url,
+            filename: &m.filename,
+        })
         .collect();
-    let mut containers = vec![json!({"content": req.content, "media": media})];
+    let mut containers = vec![ContainerBody {
+        content: &req.content,
+        media: Some(media),
+    }];
     if let Some(comment) = req
         .first_comment
         .as_deref()
         .filter(|c| !c.trim().is_empty())
     {
-        containers.push(json!({"content": comment}));
+        containers.push(ContainerBody {
+            content: comment,
+            media: None,
+        });
     }
-    json!({
-        "content": req.content,
-        "accounts": [req.partner_account_id],
-        "scheduledAt": Value::Null,
-        "containers": containers,
-        "credentials": [{
-            "account": req.partner_account_id,
-            "access_token": req.access_token.expose_secret(),
+    PublishBody {
+        content: &req.content,
+        accounts: [&req.partner_account_id],
+        scheduled_at: None,
+        containers,
+        credentials: [CredentialBody {
+            account: &req.partner_account_id,
+            access_token: req.access_token.expose_secret(),
         }],
-    })
+    }
 }
 
 pub(super) fn not_accepted(retryable: bool, code: &str, message: String) -> PublishError {
@@ -143,6 +182,7 @@ pub(super) fn classify_refusal(
 mod tests {
     use super::*;
     use reqwest::header::HeaderValue;
+    use serde_json::Value;
     use std::time::Duration;
 
     fn body(code: &str) -> ErrorBody {
@@ -210,7 +250,9 @@ mod tests {
             first_comment: Some("first!".into()),
             access_token: &token,
         };
-        let b = publish_body(&req);
+        let b = serde_json::to_value(publish_body(&req)).unwrap();
+        assert_eq!(b["scheduledAt"], Value::Null);
+        assert!(b["containers"][1].get("media").is_none());
         assert_eq!(b["accounts"][0], "acc");
         assert_eq!(b["containers"][0]["media"][0]["filename"], "a.jpg");
         assert_eq!(b["containers"][1]["content"], "first!");
