@@ -25,7 +25,7 @@ use tokio::task::JoinSet;
 
 use crate::engine_env::{self, BenchAccount};
 use crate::lateness::summary;
-use crate::report::peak_rss_bytes;
+use crate::report::{cpu_secs, peak_rss_bytes};
 
 /// The shape of a run: how many accounts and when each delivery is due.
 #[derive(Debug, Clone)]
@@ -106,6 +106,7 @@ pub async fn run(shape: Shape) -> anyhow::Result<Value> {
 
     let last_due = due.iter().copied().max().unwrap_or(t0);
     let n = due.len() as u64;
+    let cpu_before = cpu_secs();
     let deadline = last_due + SignedDuration::try_from(shape.max_wait)?;
     let mut all_accepted_at = None;
     let mut all_published_at = None;
@@ -130,6 +131,7 @@ pub async fn run(shape: Shape) -> anyhow::Result<Value> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let cpu_used = cpu_secs() - cpu_before;
     let observed = handle.observe();
     engine.shutdown().await;
     let writes = redb.write_stats();
@@ -191,6 +193,11 @@ pub async fn run(shape: Shape) -> anyhow::Result<Value> {
         "throughput": {
             "deliveries_per_sec_first_due_to_last_published":
                 span_secs.map(|s| num_published as f64 / s),
+        },
+        // From the timers armed to every publish observed: engine, store and sandbox together.
+        "cpu": {
+            "secs": cpu_used,
+            "ms_per_delivery": (n > 0).then(|| cpu_used * 1000.0 / n as f64),
         },
         "store_states": by_state,
         // From engine start to shutdown: what the engine wrote, and in how many commits.

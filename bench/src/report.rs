@@ -44,3 +44,20 @@ fn status_kib(field: &str) -> u64 {
         .map(|kb| kb * 1024)
         .unwrap_or(0)
 }
+
+/// CPU time this process has used so far (user + system, all threads), in seconds, from
+/// `/proc/self/stat`; 0 where unknown. Linux reports it in `USER_HZ` ticks, which is 100.
+pub fn cpu_secs() -> f64 {
+    const USER_HZ: f64 = 100.0;
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name, which is in parentheses and may hold spaces.
+            let rest = &s[s.rfind(')')? + 1..];
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let utime: u64 = fields.get(11)?.parse().ok()?;
+            let stime: u64 = fields.get(12)?.parse().ok()?;
+            Some((utime + stime) as f64 / USER_HZ)
+        })
+        .unwrap_or(0.0)
+}
