@@ -9,7 +9,8 @@ use axum::body::Bytes;
 use jiff::{SignedDuration, Timestamp};
 use rand::Rng;
 use rand::distributions::Alphanumeric;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use tenants::Platform;
 
 use crate::ledger::LedgerEntry;
@@ -70,9 +71,10 @@ struct StoredPost {
 }
 
 impl StoredPost {
-    fn render(&self, now: Timestamp) -> Value {
+    /// The post as Outstand returns it, with each account's status at `now`.
+    fn view(&self, now: Timestamp) -> PostView<'_> {
         let mut first_published: Option<Timestamp> = None;
-        let accounts: Vec<Value> = self
+        let social_accounts = self
             .accounts
             .iter()
             .map(|a| {
@@ -84,29 +86,68 @@ impl StoredPost {
                 if let Some(at) = published_at {
                     first_published = Some(first_published.map_or(at, |f| f.min(at)));
                 }
-                json!({
-                    "id": a.target.id,
-                    "nickname": a.target.name,
-                    "network": a.target.network.as_str(),
-                    "username": a.target.username,
-                    "status": status,
-                    "error": error,
-                    "platformPostId": published_at.map(|_| a.platform_post_id.as_str()),
-                    "publishedAt": published_at.map(|t| t.to_string()),
-                })
+                AccountView {
+                    id: &a.target.id,
+                    nickname: &a.target.name,
+                    network: a.target.network.as_str(),
+                    username: &a.target.username,
+                    status,
+                    error,
+                    platform_post_id: published_at.map(|_| a.platform_post_id.as_str()),
+                    published_at: published_at.map(|t| t.to_string()),
+                }
             })
             .collect();
-        json!({
-            "id": self.id,
-            "orgId": "org_sandbox",
-            "publishedAt": first_published.map(|t| t.to_string()),
-            "scheduledAt": self.scheduled_at.map(|t| t.to_string()),
-            "isDraft": false,
-            "createdAt": self.created_at.to_string(),
-            "socialAccounts": accounts,
-            "containers": self.containers,
-        })
+        PostView {
+            id: &self.id,
+            org_id: "org_sandbox",
+            published_at: first_published.map(|t| t.to_string()),
+            scheduled_at: self.scheduled_at.map(|t| t.to_string()),
+            is_draft: false,
+            created_at: self.created_at.to_string(),
+            social_accounts,
+            containers: &self.containers,
+        }
     }
+
+    fn render(&self, now: Timestamp) -> Value {
+        serde_json::to_value(self.view(now)).unwrap_or(Value::Null)
+    }
+}
+
+/// A post on the wire, serialized straight from the stored post.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PostView<'a> {
+    id: &'a str,
+    org_id: &'static str,
+    published_at: Option<String>,
+    scheduled_at: Option<String>,
+    is_draft: bool,
+    created_at: String,
+    social_accounts: Vec<AccountView<'a>>,
+    containers: &'a Value,
+}
+
+/// One account's publication of a post on the wire.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AccountView<'a> {
+    id: &'a str,
+    nickname: &'a str,
+    network: &'static str,
+    username: &'a str,
+    status: &'static str,
+    error: Option<&'a str>,
+    platform_post_id: Option<&'a str>,
+    published_at: Option<String>,
+}
+
+/// The answer to an accepted publish.
+#[derive(Serialize)]
+struct AcceptedBody<'a> {
+    success: bool,
+    post: PostView<'a>,
 }
 
 /// A publish that passed validation and credential checks.
@@ -234,9 +275,12 @@ impl PostStore {
             containers: new.containers,
             accounts,
         };
-        let response = json!({"success": true, "post": post.render(now)});
-        // Serializing a `Value` cannot fail.
-        let response = Bytes::from(serde_json::to_vec(&response).unwrap_or_default());
+        let body = AcceptedBody {
+            success: true,
+            post: post.view(now),
+        };
+        // Serializing strings, numbers and a stored `Value` cannot fail.
+        let response = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
         let idx = self.posts.len();
         self.posts.push(post);
         self.by_id.insert(id, idx);
