@@ -114,7 +114,7 @@ async fn check(
             "processing_restricted",
             "processing is restricted for this workspace; lift the restriction to publish",
         );
-        return hold(ctx, state, &d, reason, None).await.map(|()| None);
+        return hold(ctx, state, &d, reason, None).await;
     }
     match state.account.status {
         AccountStatus::Active => {}
@@ -124,11 +124,11 @@ async fn check(
             else {
                 return Ok(None);
             };
-            return hold(ctx, state, &d, reason, None).await.map(|()| None);
+            return hold(ctx, state, &d, reason, None).await;
         }
         AccountStatus::Degraded => {
             let reason = crate::workspace::degraded_reason();
-            return hold(ctx, state, &d, reason, None).await.map(|()| None);
+            return hold(ctx, state, &d, reason, None).await;
         }
         AccountStatus::Disconnected => {
             let reason = DeliveryError::new("account_disconnected", "the account was disconnected");
@@ -142,26 +142,22 @@ async fn check(
             "post_missing",
             "the post was deleted before it could publish",
         );
-        return finish(ctx, state, &d, DeliveryEvent::Fail(reason))
-            .await
-            .map(|()| None);
+        return fail(ctx, state, &d, reason).await;
     };
     let Some(partner_account_id) = state.account.partner_account_id.clone() else {
         let reason = DeliveryError::new(
             "account_not_linked",
             "the account has no publishing partner id; reconnect the account",
         );
-        return finish(ctx, state, &d, DeliveryEvent::Fail(reason))
-            .await
-            .map(|()| None);
+        return fail(ctx, state, &d, reason).await;
     };
     let token = match crate::account::tokens::ensure_token(ctx, state).await? {
         Ok(t) => t,
         Err(crate::account::tokens::TokenHold::NeedsReconnect(reason)) => {
-            return hold(ctx, state, &d, reason, None).await.map(|()| None);
+            return hold(ctx, state, &d, reason, None).await;
         }
         Err(crate::account::tokens::TokenHold::RetryAt(reason, at)) => {
-            return hold(ctx, state, &d, reason, Some(at)).await.map(|()| None);
+            return hold(ctx, state, &d, reason, Some(at)).await;
         }
     };
     let now = ctx.now();
@@ -174,9 +170,7 @@ async fn check(
             ),
         );
         let until = hit.until();
-        return hold(ctx, state, &d, reason, Some(until))
-            .await
-            .map(|()| None);
+        return hold(ctx, state, &d, reason, Some(until)).await;
     }
     let req = PublishRequest {
         idempotency_key: d.idempotency_key.clone(),
@@ -192,14 +186,25 @@ async fn check(
     }))
 }
 
-/// Puts a delivery on hold with a reason.
+/// Fails a delivery that can never publish, with its reason: nothing is left to claim.
+async fn fail(
+    ctx: &Ctx,
+    state: &mut AccountState,
+    d: &Delivery,
+    reason: DeliveryError,
+) -> Result<Option<Ready>, EngineError> {
+    finish(ctx, state, d, DeliveryEvent::Fail(reason)).await?;
+    Ok(None)
+}
+
+/// Puts a delivery on hold with a reason: nothing is left to claim.
 async fn hold(
     ctx: &Ctx,
     state: &mut AccountState,
     d: &Delivery,
     reason: DeliveryError,
     retry_at: Option<Timestamp>,
-) -> Result<(), EngineError> {
+) -> Result<Option<Ready>, EngineError> {
     let code = reason.code.clone();
     let already =
         d.state == DeliveryState::Held && d.last_error.as_ref().is_some_and(|e| e.code == code);
@@ -222,5 +227,5 @@ async fn hold(
             });
         }
     }
-    Ok(())
+    Ok(None)
 }
