@@ -108,29 +108,18 @@ impl DeliveryStore for RedbStore {
         .await
     }
 
-    /// The compare-and-set and the index rows of `next` commit in one transaction, so a moved
-    /// delivery is never left unindexed. The index rows are rewritten only when they would change:
-    /// a new due time, or a row that has used up more than half its retention (a transition that
-    /// keeps the due time, `scheduled -> submitting` say, would otherwise rewrite three identical
-    /// rows on the hottest write path). Readers skip index rows that no longer match.
+    /// One move of [`Self::transition_many`]: the compare-and-set and the index rows of `next`
+    /// commit in one transaction ([`cas_in`]).
     async fn transition(
         &self,
         scope: AccountScope,
         expected_version: u64,
         next: &Delivery,
     ) -> StoreResult<CasOutcome> {
-        check_delivery_scope(scope, next)?;
-        let next = next.clone();
-        let now = Timestamp::now();
-        let outcome = self
-            .write(Box::new(move |tx| {
-                Ok(Outcome::Cas(cas_in(tx, expected_version, &next, now)?))
-            }))
-            .await?;
-        match outcome {
-            Outcome::Cas(c) => Ok(c),
-            _ => Err(super::unexpected()),
-        }
+        self.transition_many(scope, &[(expected_version, next.clone())])
+            .await
+            .pop()
+            .unwrap_or_else(|| Err(super::unexpected()))
     }
 
     /// All the moves run in one plan, so they share one commit (and one fsync); a move that
@@ -186,7 +175,10 @@ struct CasHead {
 
 /// One compare-and-set inside a plan: replaces the stored delivery with `next` if it still has
 /// `expected` as its version, with its index rows and, on becoming `published`, its publish-log
-/// row.
+/// row, so a moved delivery is never left unindexed. The index rows are rewritten only when they
+/// would change: a new due time, or a row that has used up more than half its retention (a
+/// transition that keeps the due time, `scheduled -> submitting` say, would otherwise rewrite
+/// three identical rows on the hottest write path). Readers skip index rows that no longer match.
 fn cas_in(
     tx: &mut super::writer::Tx<'_>,
     expected: u64,

@@ -32,8 +32,6 @@ const QUEUE_DEPTH: usize = 4096;
 pub(crate) enum Outcome {
     /// Nothing to report.
     Done,
-    /// A compare-and-set result.
-    Cas(CasOutcome),
     /// An idempotency claim result.
     Claim(IdempotencyClaim),
     /// A count (rows swept).
