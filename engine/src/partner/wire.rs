@@ -12,13 +12,18 @@ use serde_json::Value;
 /// The longest partner-supplied text kept in an error, so a partner cannot flood logs.
 const MAX_TEXT_CHARS: usize = 300;
 
-/// A key folded for comparison: lowercase, without `_` and `-` (`platformPostId` ==
+/// A key's characters as compared: lowercase, without `_` and `-` (`platformPostId` ==
 /// `platform_post_id`).
-fn fold(key: &str) -> String {
+fn folded(key: &str) -> impl Iterator<Item = char> + '_ {
     key.chars()
         .filter(|c| *c != '_' && *c != '-')
         .flat_map(char::to_lowercase)
-        .collect()
+}
+
+/// Whether two keys are the same once folded (see [`folded`]), compared without allocating:
+/// every absent optional field is looked for this way across the whole object.
+fn same_key(a: &str, b: &str) -> bool {
+    folded(a).eq(folded(b))
 }
 
 /// The first non-null field of `obj` whose name matches one of `names`, ignoring case and `_`.
@@ -29,9 +34,8 @@ pub(crate) fn field<'a>(obj: &'a Value, names: &[&str]) -> Option<&'a Value> {
             return Some(v);
         }
     }
-    let wanted: Vec<String> = names.iter().map(|n| fold(n)).collect();
     map.iter()
-        .find(|(k, v)| !v.is_null() && wanted.contains(&fold(k)))
+        .find(|(k, v)| !v.is_null() && names.iter().any(|n| same_key(k, n)))
         .map(|(_, v)| v)
 }
 
