@@ -139,6 +139,7 @@ async fn start() -> anyhow::Result<Bed> {
         tuning: Default::default(),
         event_sink: None,
         partner_timeout: Duration::from_secs(5),
+        partner_http: engine::partner::PartnerHttp::H2c,
     };
     let engine = engine::Engine::start(config, store.clone(), clock.clone()).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

@@ -12,7 +12,9 @@ use anyhow::Context;
 use async_trait::async_trait;
 use engine::adapters::{OutstandPartner, VaultCredentials};
 use engine::outbound::{Partner, PartnerError, PartnerPost, PublishRequest, RateHint};
-use engine::partner::{OAuthApp, OutstandClient, Pkce, PlatformOAuthClient, TokenResponse};
+use engine::partner::{
+    OAuthApp, OutstandClient, PartnerHttp, Pkce, PlatformOAuthClient, TokenResponse,
+};
 use engine::vault::{ClearTokens, TokenVault};
 use engine::{Engine, EngineHandle, EngineTuning};
 use jiff::Timestamp;
@@ -175,10 +177,11 @@ pub async fn start_engine(
 ) -> anyhow::Result<Engine> {
     let clock: SharedClock = Arc::new(SystemClock);
     let timeout = Duration::from_secs(30);
-    let client = OutstandClient::new(
+    let client = OutstandClient::over(
         &format!("{sandbox_base}/outstand/v1"),
         SecretString::from(API_KEY),
         timeout,
+        PartnerHttp::H2c,
     )?;
     let partner: Arc<dyn Partner> =
         Arc::new(UnpacedPartner(OutstandPartner::new(client, clock.clone())));

@@ -145,6 +145,9 @@ pub struct EngineConfig {
     pub event_sink: Option<Arc<dyn EventSink>>,
     /// Timeout of each partner call.
     pub partner_timeout: Duration,
+    /// Which HTTP the publishing partner client speaks ([`crate::partner::PartnerHttp::H2c`]
+    /// for the sandbox stand-in).
+    pub partner_http: crate::partner::PartnerHttp,
 }
 
 /// The running engine: the actor tree plus the scheduler loop.
@@ -181,10 +184,11 @@ impl Engine {
         store: Arc<dyn Store>,
         clock: SharedClock,
     ) -> Result<Engine, EngineError> {
-        let client = OutstandClient::new(
+        let client = OutstandClient::over(
             &config.outstand_base_url,
             config.outstand_api_key.clone(),
             config.partner_timeout,
+            config.partner_http,
         )
         .map_err(|e| EngineError::Unavailable(e.to_string()))?;
         let apps = config

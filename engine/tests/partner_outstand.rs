@@ -6,7 +6,8 @@ mod partner_support;
 use std::time::Duration;
 
 use engine::partner::{
-    MediaRef, OutstandClient, PartnerAccountStatus, PartnerError, PublishError, PublishRequest,
+    MediaRef, OutstandClient, PartnerAccountStatus, PartnerError, PartnerHttp, PublishError,
+    PublishRequest,
 };
 use jiff::SignedDuration;
 use partner_support::{API_KEY, connect, world};
@@ -169,6 +170,50 @@ async fn test_dropped_answer_after_acceptance_is_unknown_and_reconciles_by_key()
     assert_eq!(replay.post.id, found.id);
     assert_eq!(w.sandbox.ledger().len(), 1);
     assert_eq!(w.sandbox.duplicates(), 0);
+}
+
+#[tokio::test]
+async fn test_over_h2c_a_lost_answer_is_unknown_and_the_next_call_shares_the_connection() {
+    let w = world().await;
+    let h2c = OutstandClient::over(
+        &format!("{}/outstand/v1", w.sandbox.base_url()),
+        SecretString::from(API_KEY),
+        Duration::from_secs(5),
+        PartnerHttp::H2c,
+    )
+    .expect("h2c client");
+    let grant = connect(&w.oauth, Platform::Instagram).await;
+    let account = grant.user.clone().expect("user").id;
+    let kept = request("delivery-h2c-1", &account, &grant.access_token);
+    h2c.create_post(&kept).await.expect("accepted over h2c");
+    let connections = w.sandbox.stats().connections_accepted;
+
+    w.sandbox.set_faults(Faults {
+        drop_after_accept_rate: 1.0,
+        ..Faults::default()
+    });
+    let lost = request("delivery-h2c-2", &account, &grant.access_token);
+    let err = h2c.create_post(&lost).await.expect_err("no answer");
+    assert!(matches!(err, PublishError::Unknown { .. }), "got {err:?}");
+    assert!(!err.is_retryable());
+
+    w.sandbox.set_faults(Faults::default());
+    let found = h2c
+        .find_by_idempotency_key("delivery-h2c-2")
+        .await
+        .expect("lookup works")
+        .value
+        .expect("the partner did accept it");
+    assert!(found.account(&account).is_some());
+    let replay = h2c.create_post(&lost).await.expect("replayed");
+    assert!(replay.replayed);
+    assert_eq!(w.sandbox.ledger().len(), 2);
+    assert_eq!(w.sandbox.duplicates(), 0);
+    assert_eq!(
+        w.sandbox.stats().connections_accepted,
+        connections,
+        "only the lost call's stream was reset"
+    );
 }
 
 #[tokio::test]

@@ -62,6 +62,7 @@ async fn start() -> Server {
         tuning: Default::default(),
         event_sink: None,
         partner_timeout: Duration::from_secs(5),
+        partner_http: engine::partner::PartnerHttp::H2c,
     };
     let engine = engine::Engine::start(config, store.clone(), clock.clone())
         .await

@@ -58,6 +58,9 @@ pub struct SandboxStats {
     pub revokes_unavailable: u64,
     /// Google and X sign-ins completed (codes exchanged).
     pub sign_ins: u64,
+    /// TCP connections accepted. An HTTP/2 client keeps one however many requests it sends.
+    #[serde(default)]
+    pub connections_accepted: u64,
 }
 
 /// The ledger and the log of issued secrets.

@@ -202,13 +202,14 @@ impl Sandbox {
         let (shutdown_tx, mut shutdown_rx) = watch::channel(false);
         webhook_sender::spawn_loop(state.clone(), shutdown_tx.subscribe());
         let smtp_addr = smtp::spawn(state.emails.clone(), shutdown_tx.subscribe()).await?;
+        let listening = state.clone();
         let server = tokio::spawn(async move {
             // Ends on `shutdown()` or when the `Sandbox` is dropped (the sender goes away).
             let signal = async move {
                 let _ = shutdown_rx.changed().await;
             };
-            let serve =
-                axum::serve(CuttableListener::new(listener), app).with_graceful_shutdown(signal);
+            let serve = axum::serve(CuttableListener::new(listener, listening), app)
+                .with_graceful_shutdown(signal);
             if let Err(error) = serve.await {
                 tracing::error!(%error, "sandbox server failed");
             }

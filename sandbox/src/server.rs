@@ -16,14 +16,18 @@ use axum::serve::{IncomingStream, Listener};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::Shared;
+
 /// A TCP listener whose connections can be cut from inside a handler.
 pub(crate) struct CuttableListener {
     inner: TcpListener,
+    state: Shared,
 }
 
 impl CuttableListener {
-    pub fn new(inner: TcpListener) -> Self {
-        Self { inner }
+    /// Listens on `inner`, counting connections in `state`'s stats.
+    pub fn new(inner: TcpListener, state: Shared) -> Self {
+        Self { inner, state }
     }
 }
 
@@ -56,6 +60,7 @@ impl Listener for CuttableListener {
         loop {
             match self.inner.accept().await {
                 Ok((stream, remote)) => {
+                    self.state.bump(|s| s.connections_accepted += 1);
                     // Small responses should leave at once; the sandbox is latency-sensitive
                     // in benchmarks.
                     let _ = stream.set_nodelay(true);

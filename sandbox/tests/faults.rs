@@ -99,6 +99,49 @@ async fn test_drop_after_accept_records_the_publish_and_breaks_the_connection() 
 }
 
 #[tokio::test]
+async fn test_drop_after_accept_over_http2_loses_only_that_answer() {
+    let mut t = spawn().await;
+    let account = t.connect("x").await;
+    t.http = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .expect("h2c client");
+    let connections = t.sandbox.stats().connections_accepted;
+    let before = t.publish("kept-1", "first", &account).await.expect("h2c");
+    assert_eq!(before.version(), reqwest::Version::HTTP_2);
+    assert_eq!(before.status(), StatusCode::OK);
+
+    t.sandbox.set_faults(Faults {
+        drop_after_accept_rate: 1.0,
+        ..Faults::default()
+    });
+    let lost = match t.publish("lost-2", "hi", &account).await {
+        Ok(response) => response.bytes().await.map(|_| ()),
+        Err(e) => Err(e),
+    };
+    let error = lost.expect_err("the answer never arrives whole");
+    assert!(
+        !error.is_timeout(),
+        "the stream should reset at once, got {error}"
+    );
+    assert_eq!(t.sandbox.ledger().len(), 2);
+
+    t.sandbox.set_faults(Faults::default());
+    let retry = t.publish("lost-2", "hi", &account).await.expect("retry");
+    assert_eq!(retry.version(), reqwest::Version::HTTP_2);
+    assert_eq!(retry.headers()["idempotency-replayed"], "true");
+    assert_eq!(t.sandbox.ledger().len(), 2);
+    assert_eq!(t.sandbox.duplicates(), 0);
+    assert_eq!(
+        t.sandbox.stats().connections_accepted - connections,
+        1,
+        "the reset took down only its stream; the connection served the retry"
+    );
+    t.sandbox.shutdown().await;
+}
+
+#[tokio::test]
 async fn test_faults_can_be_set_and_read_over_http() {
     let t = spawn().await;
     let url = format!("{}/_sandbox/faults", t.base);

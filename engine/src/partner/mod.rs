@@ -27,16 +27,40 @@ pub use wire::{RateLimitInfo, RateLimitReset};
 /// answer" well before the whole-call timeout fires.
 const MAX_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Which HTTP a partner client speaks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PartnerHttp {
+    /// HTTP/2 where TLS negotiates it, else HTTP/1.1: for a public partner API.
+    #[default]
+    Negotiated,
+    /// HTTP/2 over plain TCP ("h2c", with prior knowledge): for the local stand-ins of sandbox
+    /// mode, which serve it beside HTTP/1.1. One connection carries every call in flight, as
+    /// with a partner that negotiated HTTP/2.
+    H2c,
+}
+
 /// Builds the HTTP client every partner client uses: bounded whole-call and connect timeouts,
 /// and no redirects (a redirected POST could turn into something else).
 pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, String> {
+    http_client_over(timeout, PartnerHttp::Negotiated)
+}
+
+/// [`http_client`] speaking `http`.
+pub(crate) fn http_client_over(
+    timeout: Duration,
+    http: PartnerHttp,
+) -> Result<reqwest::Client, String> {
     // reqwest is built without a bundled crypto provider; the binary installs ring. Installing
     // it here too (a no-op when one is set) keeps a library caller from a panic at build time.
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         let _ = rustls::crypto::ring::default_provider().install_default();
     }
     let connect_timeout = (timeout / 2).min(MAX_CONNECT_TIMEOUT);
-    reqwest::Client::builder()
+    let builder = match http {
+        PartnerHttp::Negotiated => reqwest::Client::builder(),
+        PartnerHttp::H2c => reqwest::Client::builder().http2_prior_knowledge(),
+    };
+    builder
         .timeout(timeout)
         .connect_timeout(connect_timeout)
         .redirect(reqwest::redirect::Policy::none())

@@ -91,6 +91,7 @@ impl Env {
             tuning,
             event_sink: None,
             partner_timeout: Duration::from_secs(5),
+            partner_http: engine::partner::PartnerHttp::H2c,
         };
         Ok(Engine::start(config, self.store.clone(), shared).await?)
     }

@@ -45,6 +45,7 @@ pub async fn start_engine(
         tuning: Default::default(),
         event_sink: None,
         partner_timeout: std::time::Duration::from_secs(5),
+        partner_http: engine::partner::PartnerHttp::H2c,
     };
     engine::Engine::start(config, store, clock)
         .await

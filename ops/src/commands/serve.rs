@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use engine::partner::PartnerHttp;
 use engine::{Engine, EngineConfig};
 use gateway::{AppState, GatewayConfig, IdTokenCheck, OidcProviderConfig, XProviderConfig};
 use sandbox::{Sandbox, SandboxConfig};
@@ -190,6 +191,12 @@ fn engine_config(settings: &Settings, base: &str, master_keys: MasterKeyring) ->
         tuning: Default::default(),
         event_sink: None,
         partner_timeout: Duration::from_secs(15),
+        // The stand-in serves h2c; a real partner negotiates HTTP/2 over TLS.
+        partner_http: if sandboxed {
+            PartnerHttp::H2c
+        } else {
+            PartnerHttp::Negotiated
+        },
     }
 }
 

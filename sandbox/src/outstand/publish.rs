@@ -1,9 +1,9 @@
 //! `POST /posts`: validation, `Idempotency-Key` replay, platform-token checks, acceptance into
 //! the ledger, and the dropped-connection fault after acceptance.
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use serde::Deserialize;
@@ -170,6 +170,7 @@ fn check_credentials(
 pub(super) async fn create_post(
     State(state): State<Shared>,
     ConnectInfo(connection): ConnectInfo<Connection>,
+    version: Version,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -269,8 +270,23 @@ pub(super) async fn create_post(
     state.bump(|s| s.publishes_accepted += 1);
     if state.faults().drop_after_accept() {
         state.bump(|s| s.dropped_after_accept += 1);
-        tracing::info!(remote = %connection.remote, "dropping the connection of an accepted publish");
-        connection.cut();
+        return lost(&connection, version);
     }
     accepted(response)
+}
+
+/// The answer to an accepted publish, lost on the way. Over HTTP/1.1 the connection breaks.
+/// Over HTTP/2 only this request's stream is reset: the connection carries other requests, which
+/// a real lost answer would not take down with it.
+fn lost(connection: &Connection, version: Version) -> Response {
+    tracing::info!(remote = %connection.remote, ?version, "losing the answer of an accepted publish");
+    if version == Version::HTTP_2 {
+        // hyper resets the stream when the body fails.
+        let cut = futures::stream::once(async {
+            Err::<Bytes, _>(std::io::Error::other("answer lost after acceptance"))
+        });
+        return (StatusCode::OK, Body::from_stream(cut)).into_response();
+    }
+    connection.cut();
+    accepted(Bytes::new())
 }

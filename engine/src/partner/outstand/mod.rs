@@ -24,7 +24,7 @@ pub use publish::{Accepted, MediaRef, PublishRequest};
 
 use crate::partner::error::{PartnerError, PublishError};
 use crate::partner::wire::{RateLimitInfo, boolean, error_body, retry_after};
-use crate::partner::{describe_transport, endpoint, http_client};
+use crate::partner::{PartnerHttp, describe_transport, endpoint, http_client_over};
 use publish::{classify_refusal, not_accepted, publish_body};
 
 /// A partner answer together with its rate-limit headers.
@@ -73,9 +73,22 @@ impl OutstandClient {
         api_key: SecretString,
         timeout: Duration,
     ) -> Result<Self, PartnerError> {
+        Self::over(base_url, api_key, timeout, PartnerHttp::Negotiated)
+    }
+
+    /// [`OutstandClient::new`] speaking `http` ([`PartnerHttp::H2c`] to a sandbox stand-in).
+    ///
+    /// # Errors
+    /// As [`OutstandClient::new`].
+    pub fn over(
+        base_url: &str,
+        api_key: SecretString,
+        timeout: Duration,
+        http: PartnerHttp,
+    ) -> Result<Self, PartnerError> {
         let base_url = Url::parse(base_url)
             .map_err(|e| PartnerError::Config(format!("base url `{base_url}`: {e}")))?;
-        let http = http_client(timeout).map_err(PartnerError::Config)?;
+        let http = http_client_over(timeout, http).map_err(PartnerError::Config)?;
         Ok(Self {
             http,
             base_url,
