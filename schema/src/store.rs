@@ -254,6 +254,19 @@ pub trait PostStore: Send + Sync {
     async fn update_post(&self, scope: WorkspaceScope, post: &Post) -> StoreResult<()>;
     /// Reads a post.
     async fn get_post(&self, scope: WorkspaceScope, id: PostId) -> StoreResult<Option<Post>>;
+    /// Reads several posts, one answer per id, in order. The default runs
+    /// [`PostStore::get_post`] for each, all at once; the embedded store reads them in one
+    /// transaction.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn get_posts(
+        &self,
+        scope: WorkspaceScope,
+        ids: &[PostId],
+    ) -> StoreResult<Vec<Option<Post>>> {
+        futures::future::try_join_all(ids.iter().map(|id| self.get_post(scope, *id))).await
+    }
     /// Deletes a draft post and its deliveries.
     async fn delete_post(&self, scope: WorkspaceScope, id: PostId) -> StoreResult<()>;
     /// The workspace's posts matching `filter`, newest first, paged.
@@ -304,6 +317,24 @@ pub trait DeliveryStore: Send + Sync {
         scope: WorkspaceScope,
         post_id: PostId,
     ) -> StoreResult<Vec<Delivery>>;
+    /// The deliveries of several posts, one list per post, in order. The default runs
+    /// [`DeliveryStore::list_deliveries_of_post`] for each, all at once; the embedded store
+    /// reads them in one transaction.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn list_deliveries_of_posts(
+        &self,
+        scope: WorkspaceScope,
+        post_ids: &[PostId],
+    ) -> StoreResult<Vec<Vec<Delivery>>> {
+        futures::future::try_join_all(
+            post_ids
+                .iter()
+                .map(|id| self.list_deliveries_of_post(scope, *id)),
+        )
+        .await
+    }
     /// The account's due-index rows with `from <= due_at < to`, in due order, at most `limit`.
     async fn account_due(
         &self,

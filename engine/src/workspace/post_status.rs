@@ -1,25 +1,21 @@
 //! Post status upkeep for the workspace actor. Account actors report a delivery that reached a
 //! terminal state with `PostChanged`; the workspace marks the post dirty and queues one
 //! `FlushPosts` behind the messages already in its mailbox, so every change reported meanwhile is
-//! written in the same flush. A flush recomputes the dirty posts concurrently and writes the
-//! changed ones, each with the event reporting it, in one store call (one commit on the embedded
-//! store). Flushes never overlap (the actor runs one at a time), so a post's status is never
+//! written in the same flush. A flush reads the dirty posts and their deliveries in two store
+//! calls (one read transaction each on the embedded store), recomputes them and writes the
+//! changed ones, each with the event reporting it, in one more (one commit). Flushes never overlap (the actor runs one at a time), so a post's status is never
 //! overwritten by an older computation.
 
 use std::collections::HashSet;
 
-use futures::StreamExt as _;
 use schema::WorkspaceScope;
-use tenants::{Post, PostId, PostStatus, post_status_from};
+use tenants::{Delivery, Post, PostId, PostStatus, post_status_from};
 
 use crate::context::Ctx;
 use crate::events::{EngineEvent, EventKind};
 
 /// The most posts recomputed in one flush; the rest wait for the next one.
 const MAX_FLUSH: usize = 512;
-
-/// Posts recomputed at once within a flush (reads and writes in flight).
-const FLUSH_CONCURRENCY: usize = 64;
 
 /// Posts whose status must be recomputed, and whether a flush is already queued.
 #[derive(Debug, Default)]
@@ -48,32 +44,34 @@ impl DirtyPosts {
             }
             some
         };
-        let changes: Vec<(PostId, Result<Option<Change>, crate::EngineError>)> =
-            futures::stream::iter(batch)
-                .map(|post_id| async move { (post_id, recompute(ctx, scope, post_id).await) })
-                .buffer_unordered(FLUSH_CONCURRENCY)
-                .collect()
-                .await;
-        let mut logged = Vec::with_capacity(changes.len());
-        for (post_id, change) in changes {
-            let outcome = match change {
-                Ok(Some(Change {
-                    post,
-                    event: Some(e),
-                })) => {
-                    logged.push((post, e));
-                    Ok(())
+        let read = tokio::try_join!(
+            ctx.store.get_posts(scope, &batch),
+            ctx.store.list_deliveries_of_posts(scope, &batch),
+        );
+        let (posts, deliveries) = match read {
+            Ok(read) => read,
+            Err(e) => {
+                for post_id in &batch {
+                    warn_failed(scope, *post_id, &e);
                 }
-                Ok(Some(Change { post, event: None })) => ctx
-                    .store
-                    .update_post(scope, &post)
-                    .await
-                    .map_err(Into::into),
-                Ok(None) => Ok(()),
-                Err(e) => Err(e),
+                self.flush_queued = !self.posts.is_empty();
+                return self.flush_queued;
+            }
+        };
+        let mut logged = Vec::with_capacity(batch.len());
+        for (post, deliveries) in posts.into_iter().zip(deliveries) {
+            let Some(Change { post, event }) =
+                post.and_then(|p| recompute(ctx, scope, p, &deliveries))
+            else {
+                continue;
             };
-            if let Err(e) = outcome {
-                warn_failed(scope, post_id, &e);
+            match event {
+                Some(e) => logged.push((post, e)),
+                None => {
+                    if let Err(e) = ctx.store.update_post(scope, &post).await {
+                        warn_failed(scope, post.id, &e);
+                    }
+                }
             }
         }
         write_logged(ctx, scope, logged).await;
@@ -101,22 +99,19 @@ fn warn_failed(scope: WorkspaceScope, post_id: PostId, e: &dyn std::fmt::Display
 }
 
 /// Recomputes a post's status from its deliveries; `Some` when it changed.
-async fn recompute(
+fn recompute(
     ctx: &Ctx,
     scope: WorkspaceScope,
-    post_id: PostId,
-) -> Result<Option<Change>, crate::EngineError> {
-    let Some(mut post) = ctx.store.get_post(scope, post_id).await? else {
-        return Ok(None);
-    };
+    mut post: Post,
+    deliveries: &[Delivery],
+) -> Option<Change> {
     if post.status == PostStatus::Draft {
-        return Ok(None);
+        return None;
     }
-    let deliveries = ctx.store.list_deliveries_of_post(scope, post_id).await?;
     let states: Vec<_> = deliveries.iter().map(|d| d.state).collect();
     let status = post_status_from(&states);
     if status == post.status {
-        return Ok(None);
+        return None;
     }
     post.status = status;
     post.updated_at = ctx.now();
@@ -125,7 +120,7 @@ async fn recompute(
         PostStatus::PartiallyPublished => EventKind::PostPartiallyPublished,
         PostStatus::Failed => EventKind::PostFailed,
         PostStatus::Canceled => EventKind::PostCanceled,
-        _ => return Ok(Some(Change { post, event: None })),
+        _ => return Some(Change { post, event: None }),
     };
     let reason = deliveries
         .iter()
@@ -139,15 +134,15 @@ async fn recompute(
     let event = EngineEvent {
         kind,
         workspace_id: scope.workspace_id(),
-        post_id: Some(post_id),
+        post_id: Some(post.id),
         account_id: None,
         reason,
         at: post.updated_at,
     };
-    Ok(Some(Change {
+    Some(Change {
         post,
         event: Some(event),
-    }))
+    })
 }
 
 /// Stores the new statuses with the events reporting them, each status and its event together

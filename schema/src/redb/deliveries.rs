@@ -41,6 +41,20 @@ impl DeliveryStore for RedbStore {
         self.read_point(move |r| r.all(DELIVERIES, &prefix)).await
     }
 
+    async fn list_deliveries_of_posts(
+        &self,
+        scope: WorkspaceScope,
+        post_ids: &[PostId],
+    ) -> StoreResult<Vec<Vec<Delivery>>> {
+        let ws = scope.workspace_id().as_uuid();
+        let prefixes: Vec<Vec<u8>> = post_ids
+            .iter()
+            .map(|id| key::pair(ws, id.as_uuid()))
+            .collect();
+        self.read(move |r| prefixes.iter().map(|p| r.all(DELIVERIES, p)).collect())
+            .await
+    }
+
     async fn account_due(
         &self,
         scope: AccountScope,

@@ -230,6 +230,17 @@ impl PostStore for RedbStore {
         self.read_point(move |r| r.get_json(POSTS, &k)).await
     }
 
+    async fn get_posts(
+        &self,
+        scope: WorkspaceScope,
+        ids: &[PostId],
+    ) -> StoreResult<Vec<Option<Post>>> {
+        let ws = scope.workspace_id();
+        let keys: Vec<Vec<u8>> = ids.iter().map(|id| key::post(ws, id.as_uuid())).collect();
+        self.read(move |r| keys.iter().map(|k| r.get_json(POSTS, k)).collect())
+            .await
+    }
+
     async fn delete_post(&self, scope: WorkspaceScope, id: PostId) -> StoreResult<()> {
         let ws = scope.workspace_id();
         self.write_done(Box::new(move |tx| {

@@ -186,6 +186,51 @@ pub async fn test_posts_external_id_update_and_delete(store: DynStore) {
     );
 }
 
+pub async fn test_posts_and_their_deliveries_read_several_at_once(store: DynStore) {
+    let (ws, other_ws) = (workspace("Batch"), workspace("Other"));
+    let scope = WorkspaceScope::authorized(ws.id);
+    let other = WorkspaceScope::authorized(other_ws.id);
+    let (a, b) = (AccountId::new(), AccountId::new());
+    let when = Some(at(now(), 60));
+    let one = post(ws.id, &[a], when, PostStatus::Scheduled);
+    let two = post(ws.id, &[a, b], when, PostStatus::Scheduled);
+    let theirs = post(other_ws.id, &[a], when, PostStatus::Scheduled);
+    let d_one = delivery(&one, a, at(now(), 60));
+    let mut d_two = vec![
+        delivery(&two, a, at(now(), 60)),
+        delivery(&two, b, at(now(), 60)),
+    ];
+    d_two.sort_by_key(|d| d.id);
+    let d_theirs = delivery(&theirs, a, at(now(), 60));
+    for (s, p, ds) in [
+        (scope, &one, vec![d_one.clone()]),
+        (scope, &two, d_two.clone()),
+        (other, &theirs, vec![d_theirs]),
+    ] {
+        store.create_post(s, p, &ds).await.expect("create");
+    }
+    let missing = PostId::new();
+
+    let posts = store
+        .get_posts(scope, &[two.id, missing, theirs.id, one.id])
+        .await
+        .expect("posts");
+    assert_eq!(
+        posts,
+        vec![Some(two.clone()), None, None, Some(one.clone())],
+        "one answer per id, in order; another workspace's post reads as missing"
+    );
+    let mut deliveries = store
+        .list_deliveries_of_posts(scope, &[one.id, theirs.id, two.id, missing])
+        .await
+        .expect("deliveries");
+    for list in &mut deliveries {
+        list.sort_by_key(|d| d.id);
+    }
+    assert_eq!(deliveries, vec![vec![d_one], vec![], d_two, vec![]]);
+    assert!(store.get_posts(scope, &[]).await.expect("none").is_empty());
+}
+
 fn refs(ds: &[&Delivery]) -> Vec<DueRef> {
     ds.iter()
         .map(|d| DueRef {
