@@ -9,7 +9,8 @@
 //!    retry time when the partner proved nothing was published.
 //!
 //! An account with several deliveries due at once takes up to [`MAX_BURST`] of them together:
-//! each is checked on its own ([`checks`]), the ready ones are claimed in one
+//! their deliveries and posts are read in two store calls, each is checked on its own
+//! ([`checks`]), the ready ones are claimed in one
 //! [`schema::DeliveryStore::transition_many`] call, sent one after the other, and their outcomes
 //! ([`outcome`]) persisted in one more. Every claim is still durable before its partner call, and
 //! every compare-and-set still wins or loses on its own.
@@ -30,7 +31,7 @@ mod outcome;
 
 pub use cas::transition;
 use cas::{transition_all, transition_many};
-use checks::{Ready, Restriction, prepare};
+use checks::{Ready, Restriction, prepare, read_burst};
 use outcome::{feed_rate_hint, partner_post_events, publish_error_events};
 
 /// A due delivery as the account's window holds it: (due at, delivery, post).
@@ -43,10 +44,19 @@ pub const MAX_BURST: usize = 16;
 /// Acts on due deliveries. A delivery whose processing hits a store failure goes back in the
 /// window to be tried again later.
 pub async fn process(ctx: &Ctx, state: &mut AccountState, due: Vec<Due>) {
+    let read = match read_burst(ctx, state, &due).await {
+        Ok(read) => read,
+        Err(e) => {
+            for d in due {
+                retry_later(ctx, state, d, &e);
+            }
+            return;
+        }
+    };
     let mut ready = Vec::with_capacity(due.len());
     let mut restriction = Restriction::default();
-    for (due_at, id, post_id) in due {
-        match prepare(ctx, state, &mut restriction, post_id, id).await {
+    for ((due_at, id, post_id), d) in due.into_iter().zip(read.deliveries) {
+        match prepare(ctx, state, &mut restriction, &read.posts, d).await {
             Ok(Some(mut r)) => {
                 r.due_at = due_at;
                 ready.push(r);

@@ -317,6 +317,23 @@ pub trait DeliveryStore: Send + Sync {
         scope: WorkspaceScope,
         post_id: PostId,
     ) -> StoreResult<Vec<Delivery>>;
+    /// Reads several deliveries, given as (post, delivery) ids, one answer per pair, in order.
+    /// The default runs [`DeliveryStore::get_delivery`] for each, all at once; the embedded
+    /// store reads them in one transaction.
+    ///
+    /// # Errors
+    /// Backend failures.
+    async fn get_deliveries(
+        &self,
+        scope: WorkspaceScope,
+        ids: &[(PostId, DeliveryId)],
+    ) -> StoreResult<Vec<Option<Delivery>>> {
+        futures::future::try_join_all(
+            ids.iter()
+                .map(|(post_id, id)| self.get_delivery(scope, *post_id, *id)),
+        )
+        .await
+    }
     /// The deliveries of several posts, one list per post, in order. The default runs
     /// [`DeliveryStore::list_deliveries_of_post`] for each, all at once; the embedded store
     /// reads them in one transaction.

@@ -3,12 +3,14 @@
 //! it. A delivery that may not go now is held, failed or canceled here with its reason; held
 //! ones are released and reconciled ones asked about.
 
+use std::collections::{HashMap, HashSet};
+
 use jiff::Timestamp;
 use tenants::{
-    AccountStatus, Delivery, DeliveryError, DeliveryEvent, DeliveryId, DeliveryState, PostId,
+    AccountStatus, Delivery, DeliveryError, DeliveryEvent, DeliveryId, DeliveryState, Post, PostId,
 };
 
-use super::{finish, notify_post, transition};
+use super::{Due, finish, notify_post, transition};
 use crate::account::AccountState;
 use crate::context::Ctx;
 use crate::error::EngineError;
@@ -39,17 +41,51 @@ impl Restriction {
     }
 }
 
-/// Reads one due delivery and acts on what needs no partner publish (holds, releases,
-/// reconciliation). `Some` when it is ready to be claimed and sent.
+/// What a burst of due deliveries reads before its checks, in two store calls (one read
+/// transaction each on the embedded store): the deliveries, and the posts they belong to.
+pub(super) struct BurstReads {
+    /// One answer per due delivery, in order (`None`: deleted since it was queued).
+    pub(super) deliveries: Vec<Option<Delivery>>,
+    /// The posts that still exist.
+    pub(super) posts: HashMap<PostId, Post>,
+}
+
+/// Reads what the checks of `due` need.
+pub(super) async fn read_burst(
+    ctx: &Ctx,
+    state: &AccountState,
+    due: &[Due],
+) -> Result<BurstReads, EngineError> {
+    let scope = state.scope.workspace();
+    let ids: Vec<(PostId, DeliveryId)> = due.iter().map(|(_, id, post)| (*post, *id)).collect();
+    let mut seen = HashSet::with_capacity(due.len());
+    let post_ids: Vec<PostId> = due
+        .iter()
+        .map(|(_, _, post)| *post)
+        .filter(|post| seen.insert(*post))
+        .collect();
+    let (deliveries, posts) = tokio::try_join!(
+        ctx.store.get_deliveries(scope, &ids),
+        ctx.store.get_posts(scope, &post_ids),
+    )?;
+    let posts = post_ids
+        .into_iter()
+        .zip(posts)
+        .filter_map(|(id, post)| Some((id, post?)))
+        .collect();
+    Ok(BurstReads { deliveries, posts })
+}
+
+/// Acts on a due delivery read by [`read_burst`] as far as needs no partner publish (holds,
+/// releases, reconciliation). `Some` when it is ready to be claimed and sent.
 pub(super) async fn prepare(
     ctx: &Ctx,
     state: &mut AccountState,
     restriction: &mut Restriction,
-    post_id: PostId,
-    id: DeliveryId,
+    posts: &HashMap<PostId, Post>,
+    d: Option<Delivery>,
 ) -> Result<Option<Ready>, EngineError> {
-    let scope = state.scope.workspace();
-    let Some(d) = ctx.store.get_delivery(scope, post_id, id).await? else {
+    let Some(d) = d else {
         return Ok(None);
     };
     let now = ctx.now();
@@ -61,8 +97,8 @@ pub(super) async fn prepare(
         return Ok(None);
     }
     match d.state {
-        DeliveryState::Scheduled => check(ctx, state, restriction, d).await,
-        DeliveryState::Held => release(ctx, state, restriction, d).await,
+        DeliveryState::Scheduled => check(ctx, state, restriction, posts, d).await,
+        DeliveryState::Held => release(ctx, state, restriction, posts, d).await,
         DeliveryState::Submitting | DeliveryState::Unconfirmed => {
             crate::reconcile::reconcile(ctx, state, d).await?;
             Ok(None)
@@ -76,6 +112,7 @@ async fn release(
     ctx: &Ctx,
     state: &mut AccountState,
     restriction: &mut Restriction,
+    posts: &HashMap<PostId, Post>,
     d: Delivery,
 ) -> Result<Option<Ready>, EngineError> {
     let code = d.last_error.as_ref().map(|e| e.code.as_str()).unwrap_or("");
@@ -89,7 +126,7 @@ async fn release(
     }
     let now = ctx.now();
     match transition(ctx, state, &d, DeliveryEvent::Release { due_at: now }).await? {
-        Some(next) => check(ctx, state, restriction, next).await,
+        Some(next) => check(ctx, state, restriction, posts, next).await,
         None => Ok(None),
     }
 }
@@ -100,16 +137,10 @@ async fn check(
     ctx: &Ctx,
     state: &mut AccountState,
     restriction: &mut Restriction,
+    posts: &HashMap<PostId, Post>,
     d: Delivery,
 ) -> Result<Option<Ready>, EngineError> {
-    // Both reads are needed on the common path; reading them together halves the wait.
-    let (is_restricted, post) = tokio::try_join!(restriction.get(ctx, state), async {
-        Ok(ctx
-            .store
-            .get_post(state.scope.workspace(), d.post_id)
-            .await?)
-    },)?;
-    if is_restricted {
+    if restriction.get(ctx, state).await? {
         let reason = DeliveryError::new(
             "processing_restricted",
             "processing is restricted for this workspace; lift the restriction to publish",
@@ -137,7 +168,7 @@ async fn check(
             return Ok(None);
         }
     }
-    let Some(post) = post else {
+    let Some(post) = posts.get(&d.post_id) else {
         let reason = DeliveryError::new(
             "post_missing",
             "the post was deleted before it could publish",

@@ -41,6 +41,22 @@ impl DeliveryStore for RedbStore {
         self.read_point(move |r| r.all(DELIVERIES, &prefix)).await
     }
 
+    async fn get_deliveries(
+        &self,
+        scope: WorkspaceScope,
+        ids: &[(PostId, DeliveryId)],
+    ) -> StoreResult<Vec<Option<Delivery>>> {
+        let ws = scope.workspace_id();
+        let keys: Vec<Vec<u8>> = ids
+            .iter()
+            .map(|(post_id, id)| key::delivery(ws, post_id.as_uuid(), id.as_uuid()))
+            .collect();
+        self.read_batch(keys.len(), move |r| {
+            keys.iter().map(|k| r.get_json(DELIVERIES, k)).collect()
+        })
+        .await
+    }
+
     async fn list_deliveries_of_posts(
         &self,
         scope: WorkspaceScope,
@@ -51,8 +67,10 @@ impl DeliveryStore for RedbStore {
             .iter()
             .map(|id| key::pair(ws, id.as_uuid()))
             .collect();
-        self.read(move |r| prefixes.iter().map(|p| r.all(DELIVERIES, p)).collect())
-            .await
+        self.read_batch(prefixes.len(), move |r| {
+            prefixes.iter().map(|p| r.all(DELIVERIES, p)).collect()
+        })
+        .await
     }
 
     async fn account_due(

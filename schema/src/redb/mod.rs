@@ -88,6 +88,10 @@ impl std::fmt::Debug for RedbStore {
 /// reads at the cost of a copy, and RSS stays bounded whatever the store's size.
 const CACHE_BYTES: usize = 48 * 1024 * 1024;
 
+/// The most keyed rows a batch read fetches on the caller's thread (an account's burst); larger
+/// batches go to the blocking pool.
+const MAX_SHORT_BATCH: usize = 32;
+
 impl RedbStore {
     /// Opens the store file at `path`, creating it and its parent directories when missing.
     /// The schema is not changed: call [`RedbStore::migrate`] before use.
@@ -240,6 +244,20 @@ impl RedbStore {
         match txn {
             Some(txn) => f(&Reader::new(txn.map_err(db_err)?)),
             None => self.read(f).await,
+        }
+    }
+
+    /// Runs `f`, which reads `n` rows by key, as a short read ([`Self::read_point`]) when `n`
+    /// is small, else on the blocking pool ([`Self::read`]).
+    async fn read_batch<T, F>(&self, n: usize, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Reader) -> StoreResult<T> + Send + 'static,
+    {
+        if n <= MAX_SHORT_BATCH {
+            self.read_point(f).await
+        } else {
+            self.read(f).await
         }
     }
 

@@ -237,8 +237,10 @@ impl PostStore for RedbStore {
     ) -> StoreResult<Vec<Option<Post>>> {
         let ws = scope.workspace_id();
         let keys: Vec<Vec<u8>> = ids.iter().map(|id| key::post(ws, id.as_uuid())).collect();
-        self.read(move |r| keys.iter().map(|k| r.get_json(POSTS, k)).collect())
-            .await
+        self.read_batch(keys.len(), move |r| {
+            keys.iter().map(|k| r.get_json(POSTS, k)).collect()
+        })
+        .await
     }
 
     async fn delete_post(&self, scope: WorkspaceScope, id: PostId) -> StoreResult<()> {

@@ -53,7 +53,7 @@ macro_rules! for_each_case {
             test_posts_newest_first_with_cursor,
             test_posts_filters,
             test_posts_external_id_update_and_delete,
-            test_posts_and_their_deliveries_read_several_at_once,
+            test_posts_and_deliveries_read_several_at_once,
             test_create_posts_writes_each_external_id_once,
             test_create_posts_race_has_one_winner_per_external_id,
             test_account_due_in_due_order_across_days,

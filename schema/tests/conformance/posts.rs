@@ -186,7 +186,7 @@ pub async fn test_posts_external_id_update_and_delete(store: DynStore) {
     );
 }
 
-pub async fn test_posts_and_their_deliveries_read_several_at_once(store: DynStore) {
+pub async fn test_posts_and_deliveries_read_several_at_once(store: DynStore) {
     let (ws, other_ws) = (workspace("Batch"), workspace("Other"));
     let scope = WorkspaceScope::authorized(ws.id);
     let other = WorkspaceScope::authorized(other_ws.id);
@@ -205,7 +205,7 @@ pub async fn test_posts_and_their_deliveries_read_several_at_once(store: DynStor
     for (s, p, ds) in [
         (scope, &one, vec![d_one.clone()]),
         (scope, &two, d_two.clone()),
-        (other, &theirs, vec![d_theirs]),
+        (other, &theirs, vec![d_theirs.clone()]),
     ] {
         store.create_post(s, p, &ds).await.expect("create");
     }
@@ -227,7 +227,27 @@ pub async fn test_posts_and_their_deliveries_read_several_at_once(store: DynStor
     for list in &mut deliveries {
         list.sort_by_key(|d| d.id);
     }
-    assert_eq!(deliveries, vec![vec![d_one], vec![], d_two, vec![]]);
+    assert_eq!(
+        deliveries,
+        vec![vec![d_one.clone()], vec![], d_two.clone(), vec![]]
+    );
+    let one_by_one = store
+        .get_deliveries(
+            scope,
+            &[
+                (two.id, d_two[1].id),
+                (theirs.id, d_theirs.id),
+                (one.id, d_one.id),
+                (two.id, d_one.id),
+            ],
+        )
+        .await
+        .expect("deliveries by id");
+    assert_eq!(
+        one_by_one,
+        vec![Some(d_two[1].clone()), None, Some(d_one), None],
+        "another workspace's delivery, or a delivery under the wrong post, reads as missing"
+    );
     assert!(store.get_posts(scope, &[]).await.expect("none").is_empty());
 }
 
