@@ -157,6 +157,7 @@ pub async fn boot(
         vault,
         "http://127.0.0.1:9",
         EngineTuning::default(),
+        engine::partner::PartnerHttp::H2c,
     )
     .await?;
     let recovery_secs = started.elapsed().as_secs_f64();

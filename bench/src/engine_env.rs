@@ -174,6 +174,7 @@ pub async fn start_engine(
     vault: Arc<TokenVault>,
     sandbox_base: &str,
     tuning: EngineTuning,
+    http: PartnerHttp,
 ) -> anyhow::Result<Engine> {
     let clock: SharedClock = Arc::new(SystemClock);
     let timeout = Duration::from_secs(30);
@@ -181,7 +182,7 @@ pub async fn start_engine(
         &format!("{sandbox_base}/outstand/v1"),
         SecretString::from(API_KEY),
         timeout,
-        PartnerHttp::H2c,
+        http,
     )?;
     let partner: Arc<dyn Partner> =
         Arc::new(UnpacedPartner(OutstandPartner::new(client, clock.clone())));

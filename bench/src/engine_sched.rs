@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use engine::EngineTuning;
+use engine::partner::PartnerHttp;
 use jiff::{SignedDuration, Timestamp};
 use sandbox::{Sandbox, SandboxConfig};
 use schema::{Store, WorkspaceScope};
@@ -42,6 +43,8 @@ pub struct Shape {
     pub lead: Duration,
     /// How long after the last due time to wait for completion.
     pub max_wait: Duration,
+    /// Which HTTP the engine speaks to the sandbox.
+    pub partner_http: PartnerHttp,
 }
 
 /// `n` deliveries due at the same instant.
@@ -90,8 +93,14 @@ pub async fn run(shape: Shape) -> anyhow::Result<Value> {
 
     let writes_before = redb.write_stats();
     let started = Instant::now();
-    let engine =
-        engine_env::start_engine(store.clone(), vault, &base, EngineTuning::default()).await?;
+    let engine = engine_env::start_engine(
+        store.clone(),
+        vault,
+        &base,
+        EngineTuning::default(),
+        shape.partner_http,
+    )
+    .await?;
     let handle = engine.handle();
     let until_due = Duration::try_from(t0.duration_since(Timestamp::now())).unwrap_or_default();
     let num_active = shape.num_accounts.min(due.len());
@@ -175,6 +184,10 @@ pub async fn run(shape: Shape) -> anyhow::Result<Value> {
         "backend": "redb",
         "clock": "system",
         "partner": "sandbox over loopback HTTP (rate-limit hint not fed back)",
+        "partner_http": match shape.partner_http {
+            PartnerHttp::H2c => "h2c",
+            PartnerHttp::Negotiated => "http/1.1",
+        },
         "accounts": shape.num_accounts,
         "workspaces": shape.num_accounts.div_ceil(shape.per_workspace.max(1)),
         "deliveries": n,

@@ -15,7 +15,7 @@ mod webhooks;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
 /// socialcrm benchmarks.
@@ -111,6 +111,9 @@ enum Scenario {
         /// Seconds to wait after the due second.
         #[arg(long, default_value_t = 180)]
         max_wait_secs: u64,
+        /// Which HTTP the engine speaks to the sandbox.
+        #[arg(long, value_enum, default_value_t = Transport::H2c)]
+        partner_http: Transport,
         /// Where to write the JSON report.
         #[arg(long, default_value = "bench/reports/engine-spike.json")]
         out: PathBuf,
@@ -135,6 +138,9 @@ enum Scenario {
         /// Seconds to wait after the last due time.
         #[arg(long, default_value_t = 60)]
         max_wait_secs: u64,
+        /// Which HTTP the engine speaks to the sandbox.
+        #[arg(long, value_enum, default_value_t = Transport::H2c)]
+        partner_http: Transport,
         /// Where to write the JSON report.
         #[arg(long, default_value = "bench/reports/engine-steady.json")]
         out: PathBuf,
@@ -252,6 +258,7 @@ fn main() -> anyhow::Result<()> {
                 per_workspace,
                 lead_secs,
                 max_wait_secs,
+                partner_http,
                 out,
             } => {
                 let shape = engine_sched::Shape {
@@ -261,6 +268,7 @@ fn main() -> anyhow::Result<()> {
                     offsets_us: engine_sched::spike_offsets(deliveries),
                     lead: Duration::from_secs(lead_secs),
                     max_wait: Duration::from_secs(max_wait_secs),
+                    partner_http: partner_http.into(),
                 };
                 report::write(&out, &engine_sched::run(shape).await?)
             }
@@ -271,6 +279,7 @@ fn main() -> anyhow::Result<()> {
                 per_workspace,
                 lead_secs,
                 max_wait_secs,
+                partner_http,
                 out,
             } => {
                 let shape = engine_sched::Shape {
@@ -280,6 +289,7 @@ fn main() -> anyhow::Result<()> {
                     offsets_us: engine_sched::steady_offsets(rate, secs),
                     lead: Duration::from_secs(lead_secs),
                     max_wait: Duration::from_secs(max_wait_secs),
+                    partner_http: partner_http.into(),
                 };
                 let mut body = engine_sched::run(shape).await?;
                 body["rate_per_sec"] = json!(rate);
@@ -344,4 +354,22 @@ async fn boot(p: &PopulationArgs) -> anyhow::Result<(serde_json::Value, serde_js
     };
     let timeout = Duration::from_secs(p.timeout_secs);
     engine_boot::run(p.store_dir.clone(), &population, timeout).await
+}
+
+/// The engine's HTTP to the sandbox partner.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Transport {
+    /// HTTP/2 over plain TCP, as sandbox mode runs it.
+    H2c,
+    /// HTTP/1.1, a connection per call in flight.
+    Http1,
+}
+
+impl From<Transport> for engine::partner::PartnerHttp {
+    fn from(t: Transport) -> Self {
+        match t {
+            Transport::H2c => Self::H2c,
+            Transport::Http1 => Self::Negotiated,
+        }
+    }
 }
