@@ -3,8 +3,9 @@
 //! `FlushPosts` behind the messages already in its mailbox, so every change reported meanwhile is
 //! written in the same flush. A flush reads the dirty posts and their deliveries in two store
 //! calls (one read transaction each on the embedded store), recomputes them and writes the
-//! changed ones, each with the event reporting it, in one more (one commit). Flushes never overlap (the actor runs one at a time), so a post's status is never
-//! overwritten by an older computation.
+//! changed ones, each with the event reporting it, in one more (one commit). Flushes never
+//! overlap (the actor runs one at a time), so a post's status is never overwritten by an older
+//! computation.
 
 use std::collections::HashSet;
 

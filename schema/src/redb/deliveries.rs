@@ -51,10 +51,7 @@ impl DeliveryStore for RedbStore {
             .iter()
             .map(|(post_id, id)| key::delivery(ws, post_id.as_uuid(), id.as_uuid()))
             .collect();
-        self.read_batch(keys.len(), move |r| {
-            keys.iter().map(|k| r.get_json(DELIVERIES, k)).collect()
-        })
-        .await
+        self.get_many(DELIVERIES, keys).await
     }
 
     async fn list_deliveries_of_posts(

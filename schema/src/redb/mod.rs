@@ -261,6 +261,22 @@ impl RedbStore {
         }
     }
 
+    /// Reads and decodes the rows of `table` at `keys` in one transaction, one answer per key,
+    /// in order.
+    async fn get_many<T>(
+        &self,
+        table: &'static str,
+        keys: Vec<Vec<u8>>,
+    ) -> StoreResult<Vec<Option<T>>>
+    where
+        T: serde::de::DeserializeOwned + Send + 'static,
+    {
+        self.read_batch(keys.len(), move |r| {
+            keys.iter().map(|k| r.get_json(table, k)).collect()
+        })
+        .await
+    }
+
     /// Runs `plan` in the writer's next batch.
     async fn write(&self, plan: Plan) -> StoreResult<Outcome> {
         self.ensure_migrated()?;

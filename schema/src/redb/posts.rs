@@ -237,10 +237,7 @@ impl PostStore for RedbStore {
     ) -> StoreResult<Vec<Option<Post>>> {
         let ws = scope.workspace_id();
         let keys: Vec<Vec<u8>> = ids.iter().map(|id| key::post(ws, id.as_uuid())).collect();
-        self.read_batch(keys.len(), move |r| {
-            keys.iter().map(|k| r.get_json(POSTS, k)).collect()
-        })
-        .await
+        self.get_many(POSTS, keys).await
     }
 
     async fn delete_post(&self, scope: WorkspaceScope, id: PostId) -> StoreResult<()> {
@@ -298,12 +295,7 @@ impl PostStore for RedbStore {
             .iter()
             .map(|ext| key::post_by_external_id(ws, ext))
             .collect();
-        self.read(move |r| {
-            keys.iter()
-                .map(|k| r.get_json(POSTS_BY_EXTERNAL_ID, k))
-                .collect()
-        })
-        .await
+        self.get_many(POSTS_BY_EXTERNAL_ID, keys).await
     }
 
     async fn find_post_by_external_id(
