@@ -39,17 +39,9 @@ pub enum PartnerHttp {
     H2c,
 }
 
-/// Builds the HTTP client every partner client uses: bounded whole-call and connect timeouts,
-/// and no redirects (a redirected POST could turn into something else).
-pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, String> {
-    http_client_over(timeout, PartnerHttp::Negotiated)
-}
-
-/// [`http_client`] speaking `http`.
-pub(crate) fn http_client_over(
-    timeout: Duration,
-    http: PartnerHttp,
-) -> Result<reqwest::Client, String> {
+/// Builds the HTTP client every partner client uses, speaking `http`: bounded whole-call and
+/// connect timeouts, and no redirects (a redirected POST could turn into something else).
+pub(crate) fn http_client(timeout: Duration, http: PartnerHttp) -> Result<reqwest::Client, String> {
     // reqwest is built without a bundled crypto provider; the binary installs ring. Installing
     // it here too (a no-op when one is set) keeps a library caller from a panic at build time.
     if rustls::crypto::CryptoProvider::get_default().is_none() {

@@ -17,7 +17,7 @@ use url::Url;
 use crate::partner::error::{OAuthError, RefreshError, RevokeError};
 use crate::partner::pkce::CHALLENGE_METHOD;
 use crate::partner::wire::{as_text, error_body, field, retry_after, text, uint};
-use crate::partner::{describe_transport, endpoint, http_client};
+use crate::partner::{PartnerHttp, describe_transport, endpoint, http_client};
 
 /// Error codes that mean the grant itself is dead, across platforms (`190` is Meta's expired or
 /// revoked token code).
@@ -149,7 +149,7 @@ impl PlatformOAuthClient {
     /// # Errors
     /// [`OAuthError::Config`] when the HTTP client cannot be built.
     pub fn new(apps: HashMap<Platform, OAuthApp>, timeout: Duration) -> Result<Self, OAuthError> {
-        let http = http_client(timeout).map_err(OAuthError::Config)?;
+        let http = http_client(timeout, PartnerHttp::Negotiated).map_err(OAuthError::Config)?;
         Ok(Self { http, apps })
     }
 

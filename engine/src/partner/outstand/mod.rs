@@ -24,7 +24,7 @@ pub use publish::{Accepted, MediaRef, PublishRequest};
 
 use crate::partner::error::{PartnerError, PublishError};
 use crate::partner::wire::{RateLimitInfo, boolean, error_body, retry_after};
-use crate::partner::{PartnerHttp, describe_transport, endpoint, http_client_over};
+use crate::partner::{PartnerHttp, describe_transport, endpoint, http_client};
 use publish::{classify_refusal, not_accepted, publish_body};
 
 /// A partner answer together with its rate-limit headers.
@@ -88,7 +88,7 @@ impl OutstandClient {
     ) -> Result<Self, PartnerError> {
         let base_url = Url::parse(base_url)
             .map_err(|e| PartnerError::Config(format!("base url `{base_url}`: {e}")))?;
-        let http = http_client_over(timeout, http).map_err(PartnerError::Config)?;
+        let http = http_client(timeout, http).map_err(PartnerError::Config)?;
         Ok(Self {
             http,
             base_url,
