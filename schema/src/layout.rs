@@ -111,6 +111,8 @@ pub(crate) fn day_expires_at(day: i64, now: Timestamp) -> Timestamp {
 }
 
 /// A due-index row as the embedded store keeps it: the reference plus its emulated expiry.
+/// Written in the binary format of `row_codec`; the JSON form below is how rows written before
+/// it read back.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 #[serde(from = "DueRowWire", into = "DueRowWire")]
 pub(crate) struct DueRow {
@@ -393,8 +395,8 @@ pub(crate) mod key {
 mod tests {
     use super::*;
 
-    /// The shape `#[serde(flatten)]` wrote before [`DueRowWire`]: rows already stored that way
-    /// must read back, and new rows must be written the same way.
+    /// The shape `#[serde(flatten)]` wrote before [`DueRowWire`]: rows stored as JSON (before
+    /// the binary rows of `row_codec`) must read back in either shape.
     #[derive(Serialize)]
     struct FlattenedDueRow {
         #[serde(flatten)]

@@ -12,6 +12,7 @@ pub mod error;
 mod keys;
 mod layout;
 pub mod migrations;
+mod row_codec;
 pub mod scope;
 #[path = "scylla/mod.rs"]
 pub mod scylladb;

@@ -14,6 +14,9 @@ use crate::store::{Page, PageRequest};
 /// A row visitor: gets each (key, value) and says whether to go on.
 pub(crate) type Visit<'a> = &'a mut dyn FnMut(&[u8], &[u8]) -> StoreResult<bool>;
 
+/// A table's row decoder: JSON ([`decode`]) or one of [`crate::row_codec`]'s.
+pub(crate) type Decode<T> = fn(&'static str, &[u8]) -> StoreResult<T>;
+
 /// Something rows can be read from: a read transaction or the writer's batch.
 pub(crate) trait Lookup {
     /// Reads one value.
@@ -28,17 +31,37 @@ pub(crate) trait Lookup {
         visit: Visit<'_>,
     ) -> StoreResult<()>;
 
-    /// Reads and decodes one value.
+    /// Reads and decodes one JSON value.
     fn get_json<T: DeserializeOwned>(
         &self,
         table: &'static str,
         key: &[u8],
     ) -> StoreResult<Option<T>> {
+        self.get_row(table, key, decode)
+    }
+
+    /// Reads one value and decodes it with `decode` (a table's own row format).
+    fn get_row<T>(
+        &self,
+        table: &'static str,
+        key: &[u8],
+        decode: Decode<T>,
+    ) -> StoreResult<Option<T>> {
         self.get(table, key)?.map(|v| decode(table, &v)).transpose()
     }
 
-    /// Decodes every row of a partition, in key order.
+    /// Decodes every JSON row of a partition, in key order.
     fn all<T: DeserializeOwned>(&self, table: &'static str, prefix: &[u8]) -> StoreResult<Vec<T>> {
+        self.all_rows(table, prefix, decode)
+    }
+
+    /// Decodes every row of a partition with `decode`, in key order.
+    fn all_rows<T>(
+        &self,
+        table: &'static str,
+        prefix: &[u8],
+        decode: Decode<T>,
+    ) -> StoreResult<Vec<T>> {
         let mut out = Vec::new();
         self.scan_from(table, prefix, None, &mut |_, v| {
             out.push(decode(table, v)?);

@@ -13,9 +13,10 @@ use super::writer::Outcome;
 use crate::error::StoreResult;
 use crate::keys::KeyReader;
 use crate::layout::{
-    DueRow, Expiring, check_delivery_scope, decode, encode, from_nanos, key, nanos_saturating,
+    Expiring, check_delivery_scope, decode, encode, from_nanos, key, nanos_saturating,
     publish_log_times,
 };
+use crate::row_codec::{decode_delivery, decode_due_row, encode_delivery};
 use crate::scope::{AccountScope, WorkspaceScope};
 use crate::store::{CasOutcome, DeliveryStore, DueRef, Page, PageRequest};
 
@@ -28,7 +29,8 @@ impl DeliveryStore for RedbStore {
         id: DeliveryId,
     ) -> StoreResult<Option<Delivery>> {
         let k = key::delivery(scope.workspace_id(), post_id.as_uuid(), id.as_uuid());
-        self.read_point(move |r| r.get_json(DELIVERIES, &k)).await
+        self.read_point(move |r| r.get_row(DELIVERIES, &k, decode_delivery))
+            .await
     }
 
     async fn list_deliveries_of_post(
@@ -38,7 +40,8 @@ impl DeliveryStore for RedbStore {
     ) -> StoreResult<Vec<Delivery>> {
         let prefix = key::pair(scope.workspace_id().as_uuid(), post_id.as_uuid());
         // One row per account the post targets: a short read.
-        self.read_point(move |r| r.all(DELIVERIES, &prefix)).await
+        self.read_point(move |r| r.all_rows(DELIVERIES, &prefix, decode_delivery))
+            .await
     }
 
     async fn get_deliveries(
@@ -51,7 +54,7 @@ impl DeliveryStore for RedbStore {
             .iter()
             .map(|(post_id, id)| key::delivery(ws, post_id.as_uuid(), id.as_uuid()))
             .collect();
-        self.get_many(DELIVERIES, keys).await
+        self.get_many(DELIVERIES, keys, decode_delivery).await
     }
 
     async fn list_deliveries_of_posts(
@@ -65,7 +68,10 @@ impl DeliveryStore for RedbStore {
             .map(|id| key::pair(ws, id.as_uuid()))
             .collect();
         self.read_batch(prefixes.len(), move |r| {
-            prefixes.iter().map(|p| r.all(DELIVERIES, p)).collect()
+            prefixes
+                .iter()
+                .map(|p| r.all_rows(DELIVERIES, p, decode_delivery))
+                .collect()
         })
         .await
     }
@@ -87,7 +93,7 @@ impl DeliveryStore for RedbStore {
                 return Ok(out);
             }
             r.range(ACCOUNT_DUE, &lo, &hi, |_, v| {
-                let row: DueRow = decode(ACCOUNT_DUE, v)?;
+                let row = decode_due_row(ACCOUNT_DUE, v)?;
                 if row.expires_at > now {
                     out.push(row.due);
                 }
@@ -130,7 +136,7 @@ impl DeliveryStore for RedbStore {
         let now = Timestamp::now();
         self.read(move |r| {
             r.page(DUE_BY_BUCKET, &prefix, &page, |_, v| {
-                let row: DueRow = decode(DUE_BY_BUCKET, v)?;
+                let row = decode_due_row(DUE_BY_BUCKET, v)?;
                 Ok((row.expires_at > now).then_some(row.due))
             })
         })
@@ -192,14 +198,27 @@ impl DeliveryStore for RedbStore {
     }
 }
 
-/// The fields of a stored delivery a compare-and-set decides on. Only these are decoded on the
-/// hot path; the whole row is decoded only to report a lost race.
+/// The fields of a stored delivery a compare-and-set decides on. Of a JSON row only these are
+/// decoded; a binary row is cheap to decode whole.
 #[derive(serde::Deserialize)]
 struct CasHead {
     account_id: AccountId,
     version: u64,
     state: DeliveryState,
     due_at: Timestamp,
+}
+
+fn cas_head(raw: &[u8]) -> StoreResult<CasHead> {
+    if raw.first() == Some(&b'{') {
+        return decode(DELIVERIES, raw);
+    }
+    let d = decode_delivery(DELIVERIES, raw)?;
+    Ok(CasHead {
+        account_id: d.account_id,
+        version: d.version,
+        state: d.state,
+        due_at: d.due_at,
+    })
 }
 
 /// One compare-and-set inside a plan: replaces the stored delivery with `next` if it still has
@@ -218,12 +237,12 @@ fn cas_in(
     let Some(raw) = tx.get(DELIVERIES, &k)? else {
         return Ok(CasOutcome::Conflict(None));
     };
-    let cur: CasHead = decode(DELIVERIES, &raw)?;
+    let cur = cas_head(&raw)?;
     if cur.account_id != next.account_id {
         return Ok(CasOutcome::Conflict(None));
     }
     if cur.version != expected {
-        let cur: Delivery = decode(DELIVERIES, &raw)?;
+        let cur = decode_delivery(DELIVERIES, &raw)?;
         return Ok(CasOutcome::Conflict(Some(Box::new(cur))));
     }
     // A terminal delivery has no index rows to keep fresh.
@@ -233,7 +252,7 @@ fn cas_in(
     if next.state == DeliveryState::Published && cur.state != DeliveryState::Published {
         log_publish(tx, next, now)?;
     }
-    tx.put(DELIVERIES, k, encode(DELIVERIES, next)?);
+    tx.put(DELIVERIES, k, encode_delivery(next));
     Ok(CasOutcome::Applied)
 }
 
@@ -271,7 +290,7 @@ fn index_is_fresh(
         crate::layout::nanos(cur.due_at)?,
         Some(next.id.as_uuid()),
     );
-    let row: Option<DueRow> = tx.get_json(ACCOUNT_DUE, &k)?;
+    let row = tx.get_row(ACCOUNT_DUE, &k, decode_due_row)?;
     let half = crate::layout::DUE_INDEX_RETENTION / 2;
     Ok(row.is_some_and(|r| {
         now.checked_add(half)

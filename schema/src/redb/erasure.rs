@@ -12,7 +12,8 @@ use super::access::Lookup;
 use super::tables::*;
 use super::writer::{Outcome, Tx};
 use crate::error::StoreResult;
-use crate::layout::{DueRow, check_scope, decode, encode, key, nanos};
+use crate::layout::{check_scope, decode, encode, key, nanos};
+use crate::row_codec::decode_due_row;
 use crate::scope::WorkspaceScope;
 use crate::store::{Page, PageRequest};
 use crate::store_erasure::{ErasureRecord, ErasureStore, PurgeProgress, RevokeRetry, key as ekey};
@@ -51,7 +52,7 @@ fn plan_purge(tx: &mut Tx<'_>, ws: WorkspaceId, budget: usize) -> StoreResult<Pu
     }
     if doomed.len() < budget {
         tx.scan_from(ACCOUNT_DUE, &prefix, None, &mut |k, v| {
-            let row: DueRow = decode(ACCOUNT_DUE, v)?;
+            let row = decode_due_row(ACCOUNT_DUE, v)?;
             let due = row.due;
             let bucket_key = key::due_by_bucket(
                 due.account_id,

@@ -11,7 +11,8 @@ use super::tables::*;
 use super::writer::{Outcome, Tx};
 use super::{RedbStore, unexpected};
 use crate::error::StoreResult;
-use crate::layout::{Expiring, decode, encode, key};
+use crate::layout::{encode, key};
+use crate::row_codec::expiry_of;
 use crate::store::MetaStore;
 use crate::store_requests::{
     IdempotencyClaim, IdempotencyRecord, IdempotencyStore, StoredResponse,
@@ -105,8 +106,7 @@ fn expired_keys(r: &impl Lookup, now: Timestamp) -> StoreResult<Vec<(&'static st
             break;
         }
         r.scan_from(table, &[], None, &mut |k, v| {
-            let row: Expiring = decode(table, v)?;
-            if row.expires_at <= now {
+            if expiry_of(table, v)? <= now {
                 expired.push((table, k.to_vec()));
             }
             Ok(expired.len() < MAX_SWEEP)
@@ -139,8 +139,8 @@ impl MetaStore for RedbStore {
             for (table, k) in candidates {
                 // Rewritten since the snapshot (a new expiry): keep it.
                 let still_expired = tx
-                    .get_json::<Expiring>(table, &k)?
-                    .is_some_and(|row| row.expires_at <= now);
+                    .get_row(table, &k, expiry_of)?
+                    .is_some_and(|expires_at| expires_at <= now);
                 if still_expired {
                     tx.delete(table, k);
                     n += 1;

@@ -261,18 +261,19 @@ impl RedbStore {
         }
     }
 
-    /// Reads and decodes the rows of `table` at `keys` in one transaction, one answer per key,
-    /// in order.
+    /// Reads the rows of `table` at `keys` in one transaction and decodes them with `decode`,
+    /// one answer per key, in order.
     async fn get_many<T>(
         &self,
         table: &'static str,
         keys: Vec<Vec<u8>>,
+        decode: access::Decode<T>,
     ) -> StoreResult<Vec<Option<T>>>
     where
-        T: serde::de::DeserializeOwned + Send + 'static,
+        T: Send + 'static,
     {
         self.read_batch(keys.len(), move |r| {
-            keys.iter().map(|k| r.get_json(table, k)).collect()
+            keys.iter().map(|k| r.get_row(table, k, decode)).collect()
         })
         .await
     }

@@ -16,6 +16,7 @@ use crate::layout::{
     DueRow, Expiring, check_scope, day_bucket, day_expires_at, decode, due_expires_at, due_ref,
     encode, key, nanos, post_matches,
 };
+use crate::row_codec::{encode_delivery, encode_due_row};
 use crate::scope::WorkspaceScope;
 use crate::store::{Page, PageRequest, PostFilter, PostStore};
 use crate::store_post_batch::{PostCreation, PostWithDeliveries};
@@ -34,7 +35,7 @@ fn index_rows(d: &Delivery, now: Timestamp) -> StoreResult<Vec<Row>> {
         due: due_ref(d),
         expires_at: due_expires_at(d.due_at, now),
     };
-    let body = encode(ACCOUNT_DUE, &row)?;
+    let body = encode_due_row(&row);
     let id = d.id.as_uuid();
     let day = day_bucket(d.due_at);
     let day_row = Expiring {
@@ -114,7 +115,7 @@ fn encode_post(post: &Post, deliveries: &[Delivery], now: Timestamp) -> StoreRes
     }
     for d in deliveries {
         let k = key::delivery(ws, post.id.as_uuid(), d.id.as_uuid());
-        rows.push((DELIVERIES, k, encode(DELIVERIES, d)?));
+        rows.push((DELIVERIES, k, encode_delivery(d)));
         rows.extend(index_rows(d, now)?);
     }
     Ok(EncodedPost {
@@ -237,7 +238,7 @@ impl PostStore for RedbStore {
     ) -> StoreResult<Vec<Option<Post>>> {
         let ws = scope.workspace_id();
         let keys: Vec<Vec<u8>> = ids.iter().map(|id| key::post(ws, id.as_uuid())).collect();
-        self.get_many(POSTS, keys).await
+        self.get_many(POSTS, keys, decode).await
     }
 
     async fn delete_post(&self, scope: WorkspaceScope, id: PostId) -> StoreResult<()> {
@@ -295,7 +296,7 @@ impl PostStore for RedbStore {
             .iter()
             .map(|ext| key::post_by_external_id(ws, ext))
             .collect();
-        self.get_many(POSTS_BY_EXTERNAL_ID, keys).await
+        self.get_many(POSTS_BY_EXTERNAL_ID, keys, decode).await
     }
 
     async fn find_post_by_external_id(

@@ -1,0 +1,158 @@
+use proptest::prelude::*;
+
+use super::*;
+
+fn timestamp() -> impl Strategy<Value = Timestamp> {
+    let (lo, hi) = (
+        Timestamp::MIN.as_nanosecond(),
+        Timestamp::MAX.as_nanosecond(),
+    );
+    (lo..=hi).prop_map(|ns| Timestamp::from_nanosecond(ns).expect("in range"))
+}
+
+fn state() -> impl Strategy<Value = DeliveryState> {
+    (1u8..=7).prop_map(|c| state_of(c).expect("a known code"))
+}
+
+fn delivery() -> impl Strategy<Value = Delivery> {
+    (
+        (
+            any::<[u8; 16]>(),
+            any::<[u8; 16]>(),
+            any::<[u8; 16]>(),
+            any::<[u8; 16]>(),
+        ),
+        (0..Platform::ALL.len(), state(), ".{0,40}", any::<u32>()),
+        (
+            timestamp(),
+            proptest::option::of(".{0,24}"),
+            proptest::option::of(".{0,24}"),
+        ),
+        (
+            proptest::option::of(timestamp()),
+            proptest::option::of((".{0,16}", ".{0,80}")),
+            any::<u64>(),
+            timestamp(),
+        ),
+    )
+        .prop_map(|(ids, head, mid, tail)| Delivery {
+            id: DeliveryId::from_bytes(ids.0),
+            workspace_id: WorkspaceId::from_bytes(ids.1),
+            post_id: PostId::from_bytes(ids.2),
+            account_id: AccountId::from_bytes(ids.3),
+            platform: Platform::ALL[head.0],
+            state: head.1,
+            idempotency_key: head.2,
+            attempts: head.3,
+            due_at: mid.0,
+            partner_post_id: mid.1,
+            platform_post_id: mid.2,
+            published_at: tail.0,
+            last_error: tail
+                .1
+                .map(|(code, message)| DeliveryError { code, message }),
+            version: tail.2,
+            updated_at: tail.3,
+        })
+}
+
+fn due_row() -> impl Strategy<Value = DueRow> {
+    (timestamp(), any::<[[u8; 16]; 4]>(), timestamp()).prop_map(|(due_at, ids, expires_at)| {
+        DueRow {
+            due: DueRef {
+                due_at,
+                delivery_id: DeliveryId::from_bytes(ids[0]),
+                workspace_id: WorkspaceId::from_bytes(ids[1]),
+                account_id: AccountId::from_bytes(ids[2]),
+                post_id: PostId::from_bytes(ids[3]),
+            },
+            expires_at,
+        }
+    })
+}
+
+proptest! {
+    #[test]
+    fn test_every_delivery_reads_back_as_written(d in delivery()) {
+        let bytes = encode_delivery(&d);
+        prop_assert_eq!(decode_delivery("deliveries", &bytes).expect("decodes"), d);
+    }
+
+    #[test]
+    fn test_every_due_row_reads_back_as_written(row in due_row()) {
+        let bytes = encode_due_row(&row);
+        let back = decode_due_row("account_due", &bytes).expect("decodes");
+        prop_assert_eq!(back.due, row.due);
+        prop_assert_eq!(back.expires_at, row.expires_at);
+        prop_assert_eq!(expiry_of("account_due", &bytes).expect("an expiry"), row.expires_at);
+    }
+
+    #[test]
+    fn test_a_delivery_row_cut_short_is_an_error_not_a_panic(d in delivery(), cut in any::<prop::sample::Index>()) {
+        let bytes = encode_delivery(&d);
+        let len = cut.index(bytes.len());
+        prop_assert!(decode_delivery("deliveries", &bytes[..len]).is_err());
+    }
+
+    #[test]
+    fn test_rows_written_as_json_still_read(d in delivery(), row in due_row()) {
+        let json = serde_json::to_vec(&d).expect("encode");
+        prop_assert_eq!(decode_delivery("deliveries", &json).expect("decodes"), d);
+        let json = serde_json::to_vec(&row).expect("encode");
+        let back = decode_due_row("due_by_bucket", &json).expect("decodes");
+        prop_assert_eq!(back.due, row.due);
+        prop_assert_eq!(expiry_of("due_by_bucket", &json).expect("an expiry"), row.expires_at);
+    }
+}
+
+#[test]
+fn test_every_state_has_its_own_code() {
+    let states = [
+        DeliveryState::Scheduled,
+        DeliveryState::Submitting,
+        DeliveryState::Published,
+        DeliveryState::Failed,
+        DeliveryState::Unconfirmed,
+        DeliveryState::Held,
+        DeliveryState::Canceled,
+    ];
+    let mut codes: Vec<u8> = states.iter().map(|s| state_code(*s)).collect();
+    for (s, c) in states.iter().zip(&codes) {
+        assert_eq!(state_of(*c), Some(*s));
+    }
+    codes.sort_unstable();
+    codes.dedup();
+    assert_eq!(codes.len(), states.len());
+    assert!(
+        codes.iter().all(|c| *c < JSON),
+        "a code must never look like JSON"
+    );
+}
+
+#[test]
+fn test_unknown_formats_and_trailing_bytes_are_refused() {
+    let d = Delivery {
+        id: DeliveryId::new(),
+        workspace_id: WorkspaceId::new(),
+        post_id: PostId::new(),
+        account_id: AccountId::new(),
+        platform: Platform::Linkedin,
+        state: DeliveryState::Scheduled,
+        idempotency_key: "k".into(),
+        attempts: 0,
+        due_at: Timestamp::UNIX_EPOCH,
+        partner_post_id: None,
+        platform_post_id: None,
+        published_at: None,
+        last_error: None,
+        version: 1,
+        updated_at: Timestamp::UNIX_EPOCH,
+    };
+    let mut bytes = encode_delivery(&d);
+    assert_ne!(bytes.first(), Some(&JSON));
+    bytes.push(0);
+    assert!(decode_delivery("deliveries", &bytes).is_err());
+    assert!(decode_delivery("deliveries", &[9, 9]).is_err());
+    assert!(decode_delivery("deliveries", &[]).is_err());
+    assert!(decode_due_row("account_due", &[DELIVERY_V1]).is_err());
+}
