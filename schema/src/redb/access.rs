@@ -1,7 +1,10 @@
 //! Reads shared by read transactions and the writer's plans: point reads, partition scans and
 //! pages, all over [`Lookup`].
 
-use redb::ReadTransaction;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use redb::{ReadOnlyTable, ReadTransaction};
 use serde::de::DeserializeOwned;
 
 use super::tables::{db_err, def, get_in, range_in, scan_in};
@@ -92,15 +95,34 @@ pub(crate) trait Lookup {
     }
 }
 
-/// A read transaction (a consistent snapshot).
+/// A table of the store as a read transaction opens it.
+type RawReadTable = ReadOnlyTable<&'static [u8], &'static [u8]>;
+
+/// A read transaction (a consistent snapshot), with the tables it has opened: a batch read
+/// (an account's burst, a post-status flush) reads one table many times, and opening it is a
+/// lookup in the table tree each time.
 pub(crate) struct Reader {
     txn: ReadTransaction,
+    open: RefCell<Vec<(&'static str, Rc<RawReadTable>)>>,
 }
 
 impl Reader {
     /// Wraps a read transaction.
     pub(crate) fn new(txn: ReadTransaction) -> Self {
-        Self { txn }
+        Self {
+            txn,
+            open: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The table `name`, opened on first use.
+    fn table(&self, name: &'static str) -> StoreResult<Rc<RawReadTable>> {
+        if let Some((_, t)) = self.open.borrow().iter().find(|(n, _)| *n == name) {
+            return Ok(t.clone());
+        }
+        let t = Rc::new(self.txn.open_table(def(name)).map_err(db_err)?);
+        self.open.borrow_mut().push((name, t.clone()));
+        Ok(t)
     }
 
     /// Visits `from <= key < to` in key order (ranges that span partitions of one table).
@@ -111,15 +133,13 @@ impl Reader {
         to: &[u8],
         visit: impl FnMut(&[u8], &[u8]) -> StoreResult<bool>,
     ) -> StoreResult<()> {
-        let t = self.txn.open_table(def(table)).map_err(db_err)?;
-        range_in(&t, from, to, visit)
+        range_in(&*self.table(table)?, from, to, visit)
     }
 }
 
 impl Lookup for Reader {
     fn get(&self, table: &'static str, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
-        let t = self.txn.open_table(def(table)).map_err(db_err)?;
-        get_in(&t, key)
+        get_in(&*self.table(table)?, key)
     }
 
     fn scan_from(
@@ -129,15 +149,15 @@ impl Lookup for Reader {
         after: Option<&[u8]>,
         visit: Visit<'_>,
     ) -> StoreResult<()> {
-        let t = self.txn.open_table(def(table)).map_err(db_err)?;
-        scan_in(&t, prefix, after, visit)
+        scan_in(&*self.table(table)?, prefix, after, visit)
     }
 }
 
-impl Lookup for Tx<'_> {
+/// Reads through the batch's open tables: a scan's visitor must not read through the same `Tx`
+/// (the tables are borrowed for the scan).
+impl Lookup for Tx<'_, '_> {
     fn get(&self, table: &'static str, key: &[u8]) -> StoreResult<Option<Vec<u8>>> {
-        let t = self.txn().open_table(def(table)).map_err(db_err)?;
-        get_in(&t, key)
+        get_in(self.tables().table(table)?, key)
     }
 
     fn scan_from(
@@ -147,7 +167,6 @@ impl Lookup for Tx<'_> {
         after: Option<&[u8]>,
         visit: Visit<'_>,
     ) -> StoreResult<()> {
-        let t = self.txn().open_table(def(table)).map_err(db_err)?;
-        scan_in(&t, prefix, after, visit)
+        scan_in(self.tables().table(table)?, prefix, after, visit)
     }
 }

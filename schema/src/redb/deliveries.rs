@@ -228,7 +228,7 @@ fn cas_head(raw: &[u8]) -> StoreResult<CasHead> {
 /// transition that keeps the due time, `scheduled -> submitting` say, would otherwise rewrite
 /// three identical rows on the hottest write path). Readers skip index rows that no longer match.
 fn cas_in(
-    tx: &mut super::writer::Tx<'_>,
+    tx: &mut super::writer::Tx<'_, '_>,
     expected: u64,
     next: &Delivery,
     now: Timestamp,
@@ -257,7 +257,11 @@ fn cas_in(
 }
 
 /// Buffers the `account_publishes` row of a delivery that just became `published`.
-fn log_publish(tx: &mut super::writer::Tx<'_>, d: &Delivery, now: Timestamp) -> StoreResult<()> {
+fn log_publish(
+    tx: &mut super::writer::Tx<'_, '_>,
+    d: &Delivery,
+    now: Timestamp,
+) -> StoreResult<()> {
     let (at, expires_at) = publish_log_times(d, now);
     let row = Expiring { expires_at };
     tx.put(
@@ -276,7 +280,7 @@ fn log_publish(tx: &mut super::writer::Tx<'_>, d: &Delivery, now: Timestamp) -> 
 /// Whether `cur`'s index rows already serve `next`: same due time, `cur` still indexed, and its
 /// row good for at least half the retention.
 fn index_is_fresh(
-    tx: &super::writer::Tx<'_>,
+    tx: &super::writer::Tx<'_, '_>,
     cur: &CasHead,
     next: &Delivery,
     now: Timestamp,

@@ -41,7 +41,7 @@ const PLAIN: &[&str] = &[
 
 /// Buffers up to `budget` deletes of the workspace's rows; returns how many and whether the
 /// workspace is now empty (then its data key and workspace rows are deleted too).
-fn plan_purge(tx: &mut Tx<'_>, ws: WorkspaceId, budget: usize) -> StoreResult<PurgeProgress> {
+fn plan_purge(tx: &mut Tx<'_, '_>, ws: WorkspaceId, budget: usize) -> StoreResult<PurgeProgress> {
     let prefix = key::ws(ws);
     let mut doomed: Vec<(&'static str, Vec<u8>)> = Vec::new();
     for table in PLAIN {

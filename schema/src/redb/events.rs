@@ -38,7 +38,7 @@ struct TimedEvent {
 
 /// Buffers `event` under a fresh id made now, inside the writer's transaction (so ids grow in
 /// commit order). Returns the id.
-fn put_event(tx: &mut Tx<'_>, event: &LoggedEvent) -> StoreResult<Uuid> {
+fn put_event(tx: &mut Tx<'_, '_>, event: &LoggedEvent) -> StoreResult<Uuid> {
     let id = Uuid::now_v7();
     let row = TimedEvent {
         event: LoggedEvent {
@@ -63,7 +63,7 @@ struct ExternalIdOnly {
 
 /// Buffers the replacement of `post`, refusing a change of its `external_id` (whose index this
 /// path does not maintain).
-fn put_post(tx: &mut Tx<'_>, post: &Post) -> StoreResult<()> {
+fn put_post(tx: &mut Tx<'_, '_>, post: &Post) -> StoreResult<()> {
     let k = crate::layout::key::post(post.workspace_id, post.id.as_uuid());
     let old: Option<ExternalIdOnly> = tx.get_json(POSTS, &k)?;
     if old.is_some_and(|o| o.external_id != post.external_id) {

@@ -134,7 +134,7 @@ impl MetaStore for RedbStore {
         if candidates.is_empty() {
             return Ok(0);
         }
-        let plan = move |tx: &mut Tx<'_>| {
+        let plan = move |tx: &mut Tx<'_, '_>| {
             let mut n = 0;
             for (table, k) in candidates {
                 // Rewritten since the snapshot (a new expiry): keep it.

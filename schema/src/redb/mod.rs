@@ -298,7 +298,7 @@ impl RedbStore {
         collect: F,
     ) -> StoreResult<crate::store_erasure::PurgeProgress>
     where
-        F: FnOnce(&mut writer::Tx<'_>, &mut Vec<(&'static str, Vec<u8>)>) -> StoreResult<()>
+        F: FnOnce(&mut writer::Tx<'_, '_>, &mut Vec<(&'static str, Vec<u8>)>) -> StoreResult<()>
             + Send
             + 'static,
     {

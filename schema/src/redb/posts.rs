@@ -62,7 +62,7 @@ fn index_rows(d: &Delivery, now: Timestamp) -> StoreResult<Vec<Row>> {
 
 /// Buffers the due-index rows of `d` (`account_due`, its day directory, `due_by_bucket`).
 /// Terminal deliveries are not indexed.
-pub(super) fn index_delivery(tx: &mut Tx<'_>, d: &Delivery, now: Timestamp) -> StoreResult<()> {
+pub(super) fn index_delivery(tx: &mut Tx<'_, '_>, d: &Delivery, now: Timestamp) -> StoreResult<()> {
     for (table, k, v) in index_rows(d, now)? {
         tx.put(table, k, v);
     }
@@ -128,7 +128,7 @@ fn encode_post(post: &Post, deliveries: &[Delivery], now: Timestamp) -> StoreRes
 /// Writes each post unless another post holds its `external_id`: in the store (the check runs
 /// inside the write transaction, so two racing imports cannot both pass it) or earlier in
 /// `posts` (this plan's writes are only buffered, hence `claimed`).
-fn put_posts(tx: &mut Tx<'_>, posts: Vec<EncodedPost>) -> StoreResult<Vec<PostCreation>> {
+fn put_posts(tx: &mut Tx<'_, '_>, posts: Vec<EncodedPost>) -> StoreResult<Vec<PostCreation>> {
     let mut claimed: HashMap<Vec<u8>, PostId> = HashMap::new();
     let mut out = Vec::with_capacity(posts.len());
     for p in posts {

@@ -13,7 +13,7 @@ use crate::layout::{NO_OWNER, check_scope, decode, encode, key};
 use crate::scope::WorkspaceScope;
 use crate::store::{KeyStore, Page, PageRequest, UserStore, WorkspaceStore};
 
-fn put_user_rows(tx: &mut Tx<'_>, user: &User) -> StoreResult<()> {
+fn put_user_rows(tx: &mut Tx<'_, '_>, user: &User) -> StoreResult<()> {
     let id = user.id.as_uuid();
     if let Some(old) = tx.get_json::<User>(USERS, &key::users(id))?
         && (old.provider, &old.subject) != (user.provider, &user.subject)
@@ -64,14 +64,14 @@ impl UserStore for RedbStore {
     }
 }
 
-fn put_workspace_rows(tx: &mut Tx<'_>, ws: &Workspace) -> StoreResult<()> {
+fn put_workspace_rows(tx: &mut Tx<'_, '_>, ws: &Workspace) -> StoreResult<()> {
     let body = encode(WORKSPACES, ws)?;
     tx.put(WORKSPACES, key::ws(ws.id), body.clone());
     tx.put(WORKSPACES_ALL, key::bucketed(ws.id.as_uuid()), body);
     Ok(())
 }
 
-fn put_membership_rows(tx: &mut Tx<'_>, m: &Membership) -> StoreResult<()> {
+fn put_membership_rows(tx: &mut Tx<'_, '_>, m: &Membership) -> StoreResult<()> {
     let (ws, user) = (m.workspace_id.as_uuid(), m.user_id.as_uuid());
     let body = encode(MEMBERSHIPS_BY_WORKSPACE, m)?;
     tx.put(MEMBERSHIPS_BY_WORKSPACE, key::pair(ws, user), body.clone());
@@ -176,7 +176,7 @@ impl WorkspaceStore for RedbStore {
     }
 }
 
-fn put_key_rows(tx: &mut Tx<'_>, k: &ApiKeyMeta) -> StoreResult<()> {
+fn put_key_rows(tx: &mut Tx<'_, '_>, k: &ApiKeyMeta) -> StoreResult<()> {
     let id = k.id.as_uuid();
     let body = encode(API_KEYS, k)?;
     tx.put(API_KEYS, key::bucketed(id), body.clone());
@@ -186,7 +186,7 @@ fn put_key_rows(tx: &mut Tx<'_>, k: &ApiKeyMeta) -> StoreResult<()> {
     Ok(())
 }
 
-fn delete_key_rows(tx: &mut Tx<'_>, k: &ApiKeyMeta) {
+fn delete_key_rows(tx: &mut Tx<'_, '_>, k: &ApiKeyMeta) {
     let id = k.id.as_uuid();
     tx.delete(API_KEYS, key::bucketed(id));
     tx.delete(API_KEYS_BY_HASH, key::text(&k.key_hash));

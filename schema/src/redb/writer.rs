@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::thread::JoinHandle;
 
-use redb::{Database, Durability, WriteTransaction};
+use std::cell::RefCell;
+
+use redb::{Database, Durability, Table, WriteTransaction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::tables::{db_err, def};
@@ -53,7 +55,7 @@ pub(crate) enum Outcome {
 }
 
 /// One write operation: reads through the [`Tx`], buffers its writes there, returns its outcome.
-pub(crate) type Plan = Box<dyn FnOnce(&mut Tx<'_>) -> StoreResult<Outcome> + Send>;
+pub(crate) type Plan = Box<dyn FnOnce(&mut Tx<'_, '_>) -> StoreResult<Outcome> + Send>;
 
 enum Write {
     Put(&'static str, Vec<u8>, Vec<u8>),
@@ -61,16 +63,50 @@ enum Write {
     Create(&'static str),
 }
 
-/// A plan's view of the batch transaction: reads go to the transaction, writes are buffered.
-pub(crate) struct Tx<'a> {
-    txn: &'a WriteTransaction,
+/// A table of the store as the writer opens it: byte keys to byte values.
+pub(crate) type RawTable<'txn> = Table<'txn, &'static [u8], &'static [u8]>;
+
+/// The batch's open tables. Opening a table in a write transaction (a lookup in the table
+/// tree) and closing it again (which writes its root back) costs more than a small read or
+/// insert, and a batch of a thousand plans reads and writes a handful of tables thousands of
+/// times; so each table is opened once per batch and closed before the commit.
+pub(crate) struct Tables<'txn> {
+    txn: &'txn WriteTransaction,
+    open: Vec<(&'static str, RawTable<'txn>)>,
+}
+
+impl<'txn> Tables<'txn> {
+    fn new(txn: &'txn WriteTransaction) -> Self {
+        Self {
+            txn,
+            open: Vec::new(),
+        }
+    }
+
+    /// The open table `name`, opened (or created) on first use.
+    pub(crate) fn table(&mut self, name: &'static str) -> StoreResult<&mut RawTable<'txn>> {
+        let at = match self.open.iter().position(|(n, _)| *n == name) {
+            Some(at) => at,
+            None => {
+                let t = self.txn.open_table(def(name)).map_err(db_err)?;
+                self.open.push((name, t));
+                self.open.len() - 1
+            }
+        };
+        Ok(&mut self.open[at].1)
+    }
+}
+
+/// A plan's view of the batch transaction: reads go to the batch's tables, writes are buffered.
+pub(crate) struct Tx<'a, 'txn> {
+    tables: &'a RefCell<Tables<'txn>>,
     writes: Vec<Write>,
 }
 
-impl Tx<'_> {
-    /// The batch transaction, for reads (see [`super::access::Lookup`]).
-    pub(crate) fn txn(&self) -> &WriteTransaction {
-        self.txn
+impl<'txn> Tx<'_, 'txn> {
+    /// The batch's open tables, for reads (see [`super::access::Lookup`]).
+    pub(crate) fn tables(&self) -> std::cell::RefMut<'_, Tables<'txn>> {
+        self.tables.borrow_mut()
     }
 
     /// Buffers an insert-or-replace.
@@ -272,19 +308,20 @@ fn commit_batch(db: &RwLock<Database>, counters: &Counters, batch: Vec<(Plan, Re
         Vec::with_capacity(batch.len());
     let mut pending: Vec<Outcome> = Vec::new();
     let mut fatal: Option<StoreError> = None;
+    let tables = RefCell::new(Tables::new(&txn));
     for (plan, reply) in batch {
         if fatal.is_some() {
             results.push((reply, None));
             continue;
         }
         let mut tx = Tx {
-            txn: &txn,
+            tables: &tables,
             writes: Vec::new(),
         };
         let planned = catch_unwind(AssertUnwindSafe(|| plan(&mut tx)))
             .unwrap_or_else(|_| Err(StoreError::Backend("store write operation panicked".into())));
         match planned {
-            Ok(outcome) => match apply(&txn, tx.writes) {
+            Ok(outcome) => match apply(&mut tables.borrow_mut(), tx.writes) {
                 Ok(()) => {
                     pending.push(outcome);
                     results.push((reply, None));
@@ -297,6 +334,8 @@ fn commit_batch(db: &RwLock<Database>, counters: &Counters, batch: Vec<(Plan, Re
             Err(e) => results.push((reply, Some(Err(e)))),
         }
     }
+    // Every table must be closed (its root written back) before the commit.
+    drop(tables);
     let committed = match fatal {
         Some(e) => {
             let _ = txn.abort();
@@ -324,43 +363,23 @@ fn commit_batch(db: &RwLock<Database>, counters: &Counters, batch: Vec<(Plan, Re
     }
 }
 
-/// Applies a plan's buffered writes, opening each table once: opening a table in a write
-/// transaction and closing it again (which writes its root back) costs more than a small insert,
-/// and a plan typically writes several rows of a few tables. Writes to different tables commute,
-/// so grouping by table keeps each table's own order, which is all that matters.
-fn apply(txn: &WriteTransaction, writes: Vec<Write>) -> StoreResult<()> {
-    let mut tables: Vec<&'static str> = Vec::new();
-    for w in &writes {
-        let name = w.table();
-        if !tables.contains(&name) {
-            tables.push(name);
-        }
-    }
-    let mut writes: Vec<Option<Write>> = writes.into_iter().map(Some).collect();
-    for name in tables {
-        let mut t = txn.open_table(def(name)).map_err(db_err)?;
-        for slot in writes.iter_mut() {
-            if slot.as_ref().is_none_or(|w| w.table() != name) {
-                continue;
+/// Applies a plan's buffered writes, in order, to the batch's tables.
+fn apply(tables: &mut Tables<'_>, writes: Vec<Write>) -> StoreResult<()> {
+    for w in writes {
+        match w {
+            Write::Put(name, key, value) => {
+                tables
+                    .table(name)?
+                    .insert(key.as_slice(), value.as_slice())
+                    .map_err(db_err)?;
             }
-            match slot.take() {
-                Some(Write::Put(_, key, value)) => {
-                    t.insert(key.as_slice(), value.as_slice()).map_err(db_err)?;
-                }
-                Some(Write::Delete(_, key)) => {
-                    t.remove(key.as_slice()).map_err(db_err)?;
-                }
-                Some(Write::Create(_)) | None => {}
+            Write::Delete(name, key) => {
+                tables.table(name)?.remove(key.as_slice()).map_err(db_err)?;
+            }
+            Write::Create(name) => {
+                tables.table(name)?;
             }
         }
     }
     Ok(())
-}
-
-impl Write {
-    fn table(&self) -> &'static str {
-        match self {
-            Write::Put(table, ..) | Write::Delete(table, _) | Write::Create(table) => table,
-        }
-    }
 }
