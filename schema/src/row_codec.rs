@@ -1,8 +1,8 @@
-//! Compact binary rows for the embedded store's hottest tables: `deliveries` and the two due
-//! indexes (`account_due`, `due_by_bucket`).
+//! Compact binary rows for the embedded store's hottest tables: `deliveries`, `posts` and the
+//! two due indexes (`account_due`, `due_by_bucket`).
 //!
-//! Every publish reads and rewrites its delivery several times, and the due-window scan and an
-//! account's activation decode every due row of their window. As JSON, those decodes (UUIDs as
+//! Every publish reads and rewrites its delivery several times and reads and rewrites its post,
+//! and the due-window scan and an account's activation decode every due row of their window. As JSON, those decodes (UUIDs as
 //! hex text, timestamps as RFC 3339) were the largest share of the store's CPU after the B-tree
 //! itself. Here a row is a tag byte, then fixed-width fields (UUIDs as 16 bytes, timestamps as
 //! seconds and nanoseconds, integers little-endian) and length-prefixed text.
@@ -12,8 +12,11 @@
 //! (platforms) or by a code fixed here (delivery states), never by declaration order.
 
 use jiff::Timestamp;
+use std::collections::BTreeMap;
+
 use tenants::{
-    AccountId, Delivery, DeliveryError, DeliveryId, DeliveryState, Platform, PostId, WorkspaceId,
+    AccountId, Delivery, DeliveryError, DeliveryId, DeliveryState, MediaId, Platform, Post, PostId,
+    PostStatus, UserId, Variant, WorkspaceId,
 };
 
 use crate::error::{StoreError, StoreResult};
@@ -24,32 +27,46 @@ use crate::store::DueRef;
 const DELIVERY_V1: u8 = 1;
 /// The first byte of a binary due-index row, format 1.
 const DUE_ROW_V1: u8 = 2;
+/// The first byte of a binary `posts` row, format 1.
+const POST_V1: u8 = 3;
 /// The first byte of a row stored as JSON.
 const JSON: u8 = b'{';
 
 /// Encodes a delivery row.
 pub(crate) fn encode_delivery(d: &Delivery) -> Vec<u8> {
+    // Destructured whole, so a new field cannot be left out of the format unnoticed.
+    let Delivery {
+        id,
+        workspace_id,
+        post_id,
+        account_id,
+        platform,
+        state,
+        idempotency_key,
+        attempts,
+        due_at,
+        partner_post_id,
+        platform_post_id,
+        published_at,
+        last_error,
+        version,
+        updated_at,
+    } = d;
     let mut w = Writer(Vec::with_capacity(192));
     w.u8(DELIVERY_V1);
-    w.uuid(d.id.to_bytes());
-    w.uuid(d.workspace_id.to_bytes());
-    w.uuid(d.post_id.to_bytes());
-    w.uuid(d.account_id.to_bytes());
-    w.str(d.platform.as_str());
-    w.u8(state_code(d.state));
-    w.str(&d.idempotency_key);
-    w.u32(d.attempts);
-    w.timestamp(d.due_at);
-    w.opt_str(d.partner_post_id.as_deref());
-    w.opt_str(d.platform_post_id.as_deref());
-    match d.published_at {
-        Some(at) => {
-            w.u8(1);
-            w.timestamp(at);
-        }
-        None => w.u8(0),
-    }
-    match &d.last_error {
+    w.uuid(id.to_bytes());
+    w.uuid(workspace_id.to_bytes());
+    w.uuid(post_id.to_bytes());
+    w.uuid(account_id.to_bytes());
+    w.str(platform.as_str());
+    w.u8(state_code(*state));
+    w.str(idempotency_key);
+    w.u32(*attempts);
+    w.timestamp(*due_at);
+    w.opt_str(partner_post_id.as_deref());
+    w.opt_str(platform_post_id.as_deref());
+    w.opt_timestamp(*published_at);
+    match last_error {
         Some(e) => {
             w.u8(1);
             w.str(&e.code);
@@ -57,8 +74,8 @@ pub(crate) fn encode_delivery(d: &Delivery) -> Vec<u8> {
         }
         None => w.u8(0),
     }
-    w.u64(d.version);
-    w.timestamp(d.updated_at);
+    w.u64(*version);
+    w.timestamp(*updated_at);
     w.0
 }
 
@@ -83,11 +100,7 @@ pub(crate) fn decode_delivery(table: &'static str, bytes: &[u8]) -> StoreResult<
                 due_at: r.timestamp()?,
                 partner_post_id: r.opt_string()?,
                 platform_post_id: r.opt_string()?,
-                published_at: if r.flag()? {
-                    Some(r.timestamp()?)
-                } else {
-                    None
-                },
+                published_at: r.opt_timestamp()?,
                 last_error: if r.flag()? {
                     Some(DeliveryError {
                         code: r.string()?,
@@ -101,6 +114,147 @@ pub(crate) fn decode_delivery(table: &'static str, bytes: &[u8]) -> StoreResult<
             };
             r.end()?;
             Ok(d)
+        }
+        _ => Err(unknown_format(table, bytes)),
+    }
+}
+
+/// Encodes a post row. The `external_id` comes right after the ids, so a writer that only
+/// checks it ([`post_external_id`]) stops there.
+pub(crate) fn encode_post(p: &Post) -> Vec<u8> {
+    let Post {
+        id,
+        workspace_id,
+        caption,
+        variants,
+        media_ids,
+        media_urls,
+        first_comment,
+        account_ids,
+        status,
+        scheduled_at,
+        timezone,
+        external_id,
+        created_by,
+        created_at,
+        updated_at,
+    } = p;
+    let mut w = Writer(Vec::with_capacity(160 + caption.len()));
+    w.u8(POST_V1);
+    w.uuid(id.to_bytes());
+    w.uuid(workspace_id.to_bytes());
+    w.opt_str(external_id.as_deref());
+    w.str(caption);
+    w.len(variants.len());
+    for (platform, Variant { caption }) in variants {
+        w.str(platform.as_str());
+        w.opt_str(caption.as_deref());
+    }
+    w.len(media_ids.len());
+    for m in media_ids {
+        w.uuid(m.to_bytes());
+    }
+    w.len(media_urls.len());
+    for u in media_urls {
+        w.str(u);
+    }
+    w.opt_str(first_comment.as_deref());
+    w.len(account_ids.len());
+    for a in account_ids {
+        w.uuid(a.to_bytes());
+    }
+    w.u8(post_status_code(*status));
+    w.opt_timestamp(*scheduled_at);
+    w.str(timezone);
+    match created_by {
+        Some(u) => {
+            w.u8(1);
+            w.uuid(u.to_bytes());
+        }
+        None => w.u8(0),
+    }
+    w.timestamp(*created_at);
+    w.timestamp(*updated_at);
+    w.0
+}
+
+/// Decodes a post row, binary or JSON.
+///
+/// # Errors
+/// [`StoreError::Decode`] when the bytes are neither.
+pub(crate) fn decode_post(table: &'static str, bytes: &[u8]) -> StoreResult<Post> {
+    match bytes.first() {
+        Some(&JSON) => decode(table, bytes),
+        Some(&POST_V1) => {
+            let mut r = Reader::new(table, &bytes[1..]);
+            let id = PostId::from_bytes(r.uuid()?);
+            let workspace_id = WorkspaceId::from_bytes(r.uuid()?);
+            let external_id = r.opt_string()?;
+            let caption = r.string()?;
+            let mut variants = BTreeMap::new();
+            for _ in 0..r.len()? {
+                let platform = r.platform()?;
+                variants.insert(
+                    platform,
+                    Variant {
+                        caption: r.opt_string()?,
+                    },
+                );
+            }
+            let media_ids = (0..r.len()?)
+                .map(|_| r.uuid().map(MediaId::from_bytes))
+                .collect::<StoreResult<_>>()?;
+            let media_urls = (0..r.len()?)
+                .map(|_| r.string())
+                .collect::<StoreResult<_>>()?;
+            let first_comment = r.opt_string()?;
+            let account_ids = (0..r.len()?)
+                .map(|_| r.uuid().map(AccountId::from_bytes))
+                .collect::<StoreResult<_>>()?;
+            let post = Post {
+                id,
+                workspace_id,
+                caption,
+                variants,
+                media_ids,
+                media_urls,
+                first_comment,
+                account_ids,
+                status: r.post_status()?,
+                scheduled_at: r.opt_timestamp()?,
+                timezone: r.string()?,
+                external_id,
+                created_by: if r.flag()? {
+                    Some(UserId::from_bytes(r.uuid()?))
+                } else {
+                    None
+                },
+                created_at: r.timestamp()?,
+                updated_at: r.timestamp()?,
+            };
+            r.end()?;
+            Ok(post)
+        }
+        _ => Err(unknown_format(table, bytes)),
+    }
+}
+
+/// The `external_id` of a stored post, binary or JSON, without decoding the rest of a binary row.
+///
+/// # Errors
+/// [`StoreError::Decode`] when the bytes are neither.
+pub(crate) fn post_external_id(table: &'static str, bytes: &[u8]) -> StoreResult<Option<String>> {
+    #[derive(serde::Deserialize)]
+    struct ExternalIdOnly {
+        external_id: Option<String>,
+    }
+    match bytes.first() {
+        Some(&JSON) => decode::<ExternalIdOnly>(table, bytes).map(|p| p.external_id),
+        Some(&POST_V1) => {
+            let mut r = Reader::new(table, &bytes[1..]);
+            r.uuid()?;
+            r.uuid()?;
+            r.opt_string()
         }
         _ => Err(unknown_format(table, bytes)),
     }
@@ -194,6 +348,32 @@ fn state_of(code: u8) -> Option<DeliveryState> {
     })
 }
 
+/// A post status's stored code; exhaustive like [`state_code`].
+fn post_status_code(status: PostStatus) -> u8 {
+    match status {
+        PostStatus::Draft => 1,
+        PostStatus::Scheduled => 2,
+        PostStatus::Publishing => 3,
+        PostStatus::Published => 4,
+        PostStatus::PartiallyPublished => 5,
+        PostStatus::Failed => 6,
+        PostStatus::Canceled => 7,
+    }
+}
+
+fn post_status_of(code: u8) -> Option<PostStatus> {
+    Some(match code {
+        1 => PostStatus::Draft,
+        2 => PostStatus::Scheduled,
+        3 => PostStatus::Publishing,
+        4 => PostStatus::Published,
+        5 => PostStatus::PartiallyPublished,
+        6 => PostStatus::Failed,
+        7 => PostStatus::Canceled,
+        _ => return None,
+    })
+}
+
 struct Writer(Vec<u8>);
 
 impl Writer {
@@ -220,10 +400,25 @@ impl Writer {
             .extend_from_slice(&at.subsec_nanosecond().to_le_bytes());
     }
 
+    /// A length or a count: bounded far below 4 Gi in these rows (post bodies are limited to
+    /// megabytes before they are stored).
+    fn len(&mut self, n: usize) {
+        self.u32(u32::try_from(n).unwrap_or(u32::MAX));
+    }
+
     fn str(&mut self, s: &str) {
-        // Text in these rows is bounded far below 4 GiB (ids, codes, messages).
-        self.u32(u32::try_from(s.len()).unwrap_or(u32::MAX));
+        self.len(s.len());
         self.0.extend_from_slice(s.as_bytes());
+    }
+
+    fn opt_timestamp(&mut self, at: Option<Timestamp>) {
+        match at {
+            Some(at) => {
+                self.u8(1);
+                self.timestamp(at);
+            }
+            None => self.u8(0),
+        }
     }
 
     fn opt_str(&mut self, s: Option<&str>) {
@@ -302,8 +497,26 @@ impl<'a> Reader<'a> {
         Timestamp::new(secs, nanos).map_err(|_| self.err("timestamp out of range"))
     }
 
+    /// A count of items that follow; never more than the bytes left could hold, so a damaged
+    /// count cannot make a reader allocate for it.
+    fn len(&mut self) -> StoreResult<usize> {
+        let n = self.u32()? as usize;
+        if n > self.rest.len() {
+            return Err(self.err("count past the end"));
+        }
+        Ok(n)
+    }
+
+    fn opt_timestamp(&mut self) -> StoreResult<Option<Timestamp>> {
+        if self.flag()? {
+            self.timestamp().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
     fn str(&mut self) -> StoreResult<&'a str> {
-        let len = self.u32()? as usize;
+        let len = self.len()?;
         let bytes = self.bytes(len)?;
         std::str::from_utf8(bytes).map_err(|_| self.err("text is not UTF-8"))
     }
@@ -326,6 +539,11 @@ impl<'a> Reader<'a> {
             .into_iter()
             .find(|p| p.as_str() == name)
             .ok_or_else(|| self.err("unknown platform"))
+    }
+
+    fn post_status(&mut self) -> StoreResult<PostStatus> {
+        let code = self.u8()?;
+        post_status_of(code).ok_or_else(|| self.err("unknown post status"))
     }
 
     fn state(&mut self) -> StoreResult<DeliveryState> {

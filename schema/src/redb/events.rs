@@ -13,6 +13,7 @@ use super::tables::POSTS;
 use super::writer::{Outcome, Tx};
 use crate::error::{StoreError, StoreResult};
 use crate::layout::{check_scope, decode, encode};
+use crate::row_codec::{encode_post, post_external_id};
 use crate::scope::WorkspaceScope;
 use crate::store_events::{
     EVENT_LOG_RETENTION_SECS, EventCursor, EventLogStore, LoggedEvent, event_bucket, key,
@@ -55,24 +56,18 @@ fn put_event(tx: &mut Tx<'_, '_>, event: &LoggedEvent) -> StoreResult<Uuid> {
     Ok(id)
 }
 
-/// The one field of a stored post that [`put_post`] checks; the rest of the row is not decoded.
-#[derive(serde::Deserialize)]
-struct ExternalIdOnly {
-    external_id: Option<String>,
-}
-
 /// Buffers the replacement of `post`, refusing a change of its `external_id` (whose index this
 /// path does not maintain).
 fn put_post(tx: &mut Tx<'_, '_>, post: &Post) -> StoreResult<()> {
     let k = crate::layout::key::post(post.workspace_id, post.id.as_uuid());
-    let old: Option<ExternalIdOnly> = tx.get_json(POSTS, &k)?;
-    if old.is_some_and(|o| o.external_id != post.external_id) {
+    let old = tx.get_row(POSTS, &k, post_external_id)?;
+    if old.is_some_and(|external_id| external_id != post.external_id) {
         return Err(StoreError::Backend(
             "a logged post update cannot change external_id".into(),
         ));
     }
     // The external-id row is unchanged, and nothing else indexes the post body.
-    tx.put(POSTS, k, encode(POSTS, post)?);
+    tx.put(POSTS, k, encode_post(post));
     Ok(())
 }
 

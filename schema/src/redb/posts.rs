@@ -16,7 +16,7 @@ use crate::layout::{
     DueRow, Expiring, check_scope, day_bucket, day_expires_at, decode, due_expires_at, due_ref,
     encode, key, nanos, post_matches,
 };
-use crate::row_codec::{encode_delivery, encode_due_row};
+use crate::row_codec::{self, decode_post, encode_delivery, encode_due_row, post_external_id};
 use crate::scope::WorkspaceScope;
 use crate::store::{Page, PageRequest, PostFilter, PostStore};
 use crate::store_post_batch::{PostCreation, PostWithDeliveries};
@@ -104,7 +104,7 @@ fn encode_post(post: &Post, deliveries: &[Delivery], now: Timestamp) -> StoreRes
     rows.push((
         POSTS,
         key::post(ws, post.id.as_uuid()),
-        encode(POSTS, post)?,
+        row_codec::encode_post(post),
     ));
     let external_key = post
         .external_id
@@ -206,14 +206,14 @@ impl PostStore for RedbStore {
         self.write_done(Box::new(move |tx| {
             let ws = post.workspace_id;
             let k = key::post(ws, post.id.as_uuid());
-            if let Some(old) = tx.get_json::<Post>(POSTS, &k)?
-                && let Some(old_ext) = old
-                    .external_id
-                    .filter(|e| Some(e) != post.external_id.as_ref())
+            if let Some(old_ext) = tx
+                .get_row(POSTS, &k, post_external_id)?
+                .flatten()
+                .filter(|e| Some(e) != post.external_id.as_ref())
             {
                 tx.delete(POSTS_BY_EXTERNAL_ID, key::post_by_external_id(ws, &old_ext));
             }
-            tx.put(POSTS, k, encode(POSTS, &post)?);
+            tx.put(POSTS, k, row_codec::encode_post(&post));
             if let Some(ext) = &post.external_id {
                 tx.put(
                     POSTS_BY_EXTERNAL_ID,
@@ -228,7 +228,8 @@ impl PostStore for RedbStore {
 
     async fn get_post(&self, scope: WorkspaceScope, id: PostId) -> StoreResult<Option<Post>> {
         let k = key::post(scope.workspace_id(), id.as_uuid());
-        self.read_point(move |r| r.get_json(POSTS, &k)).await
+        self.read_point(move |r| r.get_row(POSTS, &k, decode_post))
+            .await
     }
 
     async fn get_posts(
@@ -238,14 +239,14 @@ impl PostStore for RedbStore {
     ) -> StoreResult<Vec<Option<Post>>> {
         let ws = scope.workspace_id();
         let keys: Vec<Vec<u8>> = ids.iter().map(|id| key::post(ws, id.as_uuid())).collect();
-        self.get_many(POSTS, keys, decode).await
+        self.get_many(POSTS, keys, decode_post).await
     }
 
     async fn delete_post(&self, scope: WorkspaceScope, id: PostId) -> StoreResult<()> {
         let ws = scope.workspace_id();
         self.write_done(Box::new(move |tx| {
             let k = key::post(ws, id.as_uuid());
-            if let Some(ext) = tx.get_json::<Post>(POSTS, &k)?.and_then(|p| p.external_id) {
+            if let Some(ext) = tx.get_row(POSTS, &k, post_external_id)?.flatten() {
                 tx.delete(POSTS_BY_EXTERNAL_ID, key::post_by_external_id(ws, &ext));
             }
             tx.delete(POSTS, k);
@@ -279,7 +280,7 @@ impl PostStore for RedbStore {
         let filter = filter.clone();
         self.read(move |r| {
             r.page(POSTS, &prefix, &page, |_, v| {
-                let post: Post = decode(POSTS, v)?;
+                let post = decode_post(POSTS, v)?;
                 Ok(post_matches(&filter, &post).then_some(post))
             })
         })

@@ -71,7 +71,75 @@ fn due_row() -> impl Strategy<Value = DueRow> {
     })
 }
 
+fn post() -> impl Strategy<Value = Post> {
+    (
+        (any::<[u8; 16]>(), any::<[u8; 16]>(), ".{0,200}"),
+        (
+            proptest::collection::btree_map(
+                (0..Platform::ALL.len()).prop_map(|i| Platform::ALL[i]),
+                proptest::option::of(".{0,40}"),
+                0..4,
+            ),
+            proptest::collection::vec(any::<[u8; 16]>(), 0..4),
+            proptest::collection::vec(".{0,40}", 0..4),
+            proptest::option::of(".{0,40}"),
+            proptest::collection::vec(any::<[u8; 16]>(), 0..5),
+        ),
+        (
+            1u8..=7,
+            proptest::option::of(timestamp()),
+            "[A-Za-z/_]{0,30}",
+            proptest::option::of(".{0,30}"),
+            proptest::option::of(any::<[u8; 16]>()),
+            timestamp(),
+            timestamp(),
+        ),
+    )
+        .prop_map(|(head, lists, tail)| Post {
+            id: PostId::from_bytes(head.0),
+            workspace_id: WorkspaceId::from_bytes(head.1),
+            caption: head.2,
+            variants: lists
+                .0
+                .into_iter()
+                .map(|(p, caption)| (p, Variant { caption }))
+                .collect(),
+            media_ids: lists.1.into_iter().map(MediaId::from_bytes).collect(),
+            media_urls: lists.2,
+            first_comment: lists.3,
+            account_ids: lists.4.into_iter().map(AccountId::from_bytes).collect(),
+            status: post_status_of(tail.0).expect("a known code"),
+            scheduled_at: tail.1,
+            timezone: tail.2,
+            external_id: tail.3,
+            created_by: tail.4.map(UserId::from_bytes),
+            created_at: tail.5,
+            updated_at: tail.6,
+        })
+}
+
 proptest! {
+    #[test]
+    fn test_every_post_reads_back_as_written(p in post()) {
+        let bytes = encode_post(&p);
+        prop_assert_eq!(post_external_id("posts", &bytes).expect("decodes"), p.external_id.clone());
+        prop_assert_eq!(decode_post("posts", &bytes).expect("decodes"), p);
+    }
+
+    #[test]
+    fn test_a_post_row_cut_short_is_an_error_not_a_panic(p in post(), cut in any::<prop::sample::Index>()) {
+        let bytes = encode_post(&p);
+        let len = cut.index(bytes.len());
+        prop_assert!(decode_post("posts", &bytes[..len]).is_err());
+    }
+
+    #[test]
+    fn test_posts_written_as_json_still_read(p in post()) {
+        let json = serde_json::to_vec(&p).expect("encode");
+        prop_assert_eq!(post_external_id("posts", &json).expect("decodes"), p.external_id.clone());
+        prop_assert_eq!(decode_post("posts", &json).expect("decodes"), p);
+    }
+
     #[test]
     fn test_every_delivery_reads_back_as_written(d in delivery()) {
         let bytes = encode_delivery(&d);
@@ -127,6 +195,37 @@ fn test_every_state_has_its_own_code() {
         codes.iter().all(|c| *c < JSON),
         "a code must never look like JSON"
     );
+}
+
+#[test]
+fn test_every_post_status_has_its_own_code() {
+    let statuses = [
+        PostStatus::Draft,
+        PostStatus::Scheduled,
+        PostStatus::Publishing,
+        PostStatus::Published,
+        PostStatus::PartiallyPublished,
+        PostStatus::Failed,
+        PostStatus::Canceled,
+    ];
+    let mut codes: Vec<u8> = statuses.iter().map(|s| post_status_code(*s)).collect();
+    for (s, c) in statuses.iter().zip(&codes) {
+        assert_eq!(post_status_of(*c), Some(*s));
+    }
+    codes.sort_unstable();
+    codes.dedup();
+    assert_eq!(codes.len(), statuses.len());
+}
+
+#[test]
+fn test_a_damaged_count_is_refused_before_anything_is_allocated() {
+    let mut bytes = vec![POST_V1];
+    bytes.extend_from_slice(&[0; 32]);
+    bytes.push(0); // no external id
+    bytes.extend_from_slice(&0u32.to_le_bytes()); // empty caption
+    bytes.extend_from_slice(&u32::MAX.to_le_bytes()); // four billion variants
+    let err = decode_post("posts", &bytes).expect_err("refused");
+    assert!(err.to_string().contains("count past the end"), "{err}");
 }
 
 #[test]
