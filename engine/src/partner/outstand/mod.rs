@@ -36,6 +36,17 @@ pub struct Reply<T> {
     pub rate_limit: RateLimitInfo,
 }
 
+/// Whether the partner says it replayed an earlier acceptance of the same idempotency key.
+fn replayed(headers: &reqwest::header::HeaderMap) -> bool {
+    [
+        "idempotency-replayed",
+        "idempotency-replay",
+        "idempotent-replayed",
+    ]
+    .iter()
+    .any(|h| headers.get(*h).and_then(|v| v.to_str().ok()) == Some("true"))
+}
+
 /// Client of the publishing partner's REST API. Cheap to clone; holds the API key as a secret
 /// that never reaches a log line or an error.
 #[derive(Clone)]
@@ -135,10 +146,12 @@ impl OutstandClient {
             }
         };
         let status = resp.status();
-        let headers = resp.headers().clone();
-        let rate_limit = RateLimitInfo::from_headers(&headers);
+        let rate_limit = RateLimitInfo::from_headers(resp.headers());
+        let replayed = replayed(resp.headers());
+        // A refusal is sorted by its headers too (Retry-After); an acceptance needs no copy.
+        let refusal_headers = (!status.is_success()).then(|| resp.headers().clone());
         let body = resp.bytes().await;
-        if !status.is_success() {
+        if let Some(headers) = refusal_headers {
             let err = error_body(body.as_deref().unwrap_or_default());
             return Err(classify_refusal(status, &headers, err));
         }
@@ -156,13 +169,6 @@ impl OutstandClient {
             .ok_or_else(|| PublishError::Unknown {
                 message: format!("status {status} but the post could not be read"),
             })?;
-        let replayed = [
-            "idempotency-replayed",
-            "idempotency-replay",
-            "idempotent-replayed",
-        ]
-        .iter()
-        .any(|h| headers.get(*h).and_then(|v| v.to_str().ok()) == Some("true"));
         Ok(Accepted {
             post,
             replayed,
