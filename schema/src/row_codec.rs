@@ -84,39 +84,32 @@ pub(crate) fn encode_delivery(d: &Delivery) -> Vec<u8> {
 /// # Errors
 /// [`StoreError::Decode`] when the bytes are neither.
 pub(crate) fn decode_delivery(table: &'static str, bytes: &[u8]) -> StoreResult<Delivery> {
-    match bytes.first() {
-        Some(&JSON) => decode(table, bytes),
-        Some(&DELIVERY_V1) => {
-            let mut r = Reader::new(table, &bytes[1..]);
-            let d = Delivery {
-                id: DeliveryId::from_bytes(r.uuid()?),
-                workspace_id: WorkspaceId::from_bytes(r.uuid()?),
-                post_id: PostId::from_bytes(r.uuid()?),
-                account_id: AccountId::from_bytes(r.uuid()?),
-                platform: r.platform()?,
-                state: r.state()?,
-                idempotency_key: r.string()?,
-                attempts: r.u32()?,
-                due_at: r.timestamp()?,
-                partner_post_id: r.opt_string()?,
-                platform_post_id: r.opt_string()?,
-                published_at: r.opt_timestamp()?,
-                last_error: if r.flag()? {
-                    Some(DeliveryError {
-                        code: r.string()?,
-                        message: r.string()?,
-                    })
-                } else {
-                    None
-                },
-                version: r.u64()?,
-                updated_at: r.timestamp()?,
-            };
-            r.end()?;
-            Ok(d)
-        }
-        _ => Err(unknown_format(table, bytes)),
-    }
+    decode_row(table, bytes, DELIVERY_V1, |r| {
+        Ok(Delivery {
+            id: DeliveryId::from_bytes(r.uuid()?),
+            workspace_id: WorkspaceId::from_bytes(r.uuid()?),
+            post_id: PostId::from_bytes(r.uuid()?),
+            account_id: AccountId::from_bytes(r.uuid()?),
+            platform: r.platform()?,
+            state: r.state()?,
+            idempotency_key: r.string()?,
+            attempts: r.u32()?,
+            due_at: r.timestamp()?,
+            partner_post_id: r.opt_string()?,
+            platform_post_id: r.opt_string()?,
+            published_at: r.opt_timestamp()?,
+            last_error: if r.flag()? {
+                Some(DeliveryError {
+                    code: r.string()?,
+                    message: r.string()?,
+                })
+            } else {
+                None
+            },
+            version: r.u64()?,
+            updated_at: r.timestamp()?,
+        })
+    })
 }
 
 /// Encodes a post row. The `external_id` comes right after the ids, so a writer that only
@@ -183,60 +176,53 @@ pub(crate) fn encode_post(p: &Post) -> Vec<u8> {
 /// # Errors
 /// [`StoreError::Decode`] when the bytes are neither.
 pub(crate) fn decode_post(table: &'static str, bytes: &[u8]) -> StoreResult<Post> {
-    match bytes.first() {
-        Some(&JSON) => decode(table, bytes),
-        Some(&POST_V1) => {
-            let mut r = Reader::new(table, &bytes[1..]);
-            let id = PostId::from_bytes(r.uuid()?);
-            let workspace_id = WorkspaceId::from_bytes(r.uuid()?);
-            let external_id = r.opt_string()?;
-            let caption = r.string()?;
-            let mut variants = BTreeMap::new();
-            for _ in 0..r.len()? {
-                let platform = r.platform()?;
-                variants.insert(
-                    platform,
-                    Variant {
-                        caption: r.opt_string()?,
-                    },
-                );
-            }
-            let media_ids = (0..r.len()?)
-                .map(|_| r.uuid().map(MediaId::from_bytes))
-                .collect::<StoreResult<_>>()?;
-            let media_urls = (0..r.len()?)
-                .map(|_| r.string())
-                .collect::<StoreResult<_>>()?;
-            let first_comment = r.opt_string()?;
-            let account_ids = (0..r.len()?)
-                .map(|_| r.uuid().map(AccountId::from_bytes))
-                .collect::<StoreResult<_>>()?;
-            let post = Post {
-                id,
-                workspace_id,
-                caption,
-                variants,
-                media_ids,
-                media_urls,
-                first_comment,
-                account_ids,
-                status: r.post_status()?,
-                scheduled_at: r.opt_timestamp()?,
-                timezone: r.string()?,
-                external_id,
-                created_by: if r.flag()? {
-                    Some(UserId::from_bytes(r.uuid()?))
-                } else {
-                    None
+    decode_row(table, bytes, POST_V1, |r| {
+        let id = PostId::from_bytes(r.uuid()?);
+        let workspace_id = WorkspaceId::from_bytes(r.uuid()?);
+        let external_id = r.opt_string()?;
+        let caption = r.string()?;
+        let mut variants = BTreeMap::new();
+        for _ in 0..r.len()? {
+            let platform = r.platform()?;
+            variants.insert(
+                platform,
+                Variant {
+                    caption: r.opt_string()?,
                 },
-                created_at: r.timestamp()?,
-                updated_at: r.timestamp()?,
-            };
-            r.end()?;
-            Ok(post)
+            );
         }
-        _ => Err(unknown_format(table, bytes)),
-    }
+        let media_ids = (0..r.len()?)
+            .map(|_| r.uuid().map(MediaId::from_bytes))
+            .collect::<StoreResult<_>>()?;
+        let media_urls = (0..r.len()?)
+            .map(|_| r.string())
+            .collect::<StoreResult<_>>()?;
+        let first_comment = r.opt_string()?;
+        let account_ids = (0..r.len()?)
+            .map(|_| r.uuid().map(AccountId::from_bytes))
+            .collect::<StoreResult<_>>()?;
+        Ok(Post {
+            id,
+            workspace_id,
+            caption,
+            variants,
+            media_ids,
+            media_urls,
+            first_comment,
+            account_ids,
+            status: r.post_status()?,
+            scheduled_at: r.opt_timestamp()?,
+            timezone: r.string()?,
+            external_id,
+            created_by: if r.flag()? {
+                Some(UserId::from_bytes(r.uuid()?))
+            } else {
+                None
+            },
+            created_at: r.timestamp()?,
+            updated_at: r.timestamp()?,
+        })
+    })
 }
 
 /// The `external_id` of a stored post, binary or JSON, without decoding the rest of a binary row.
@@ -278,20 +264,33 @@ pub(crate) fn encode_due_row(row: &DueRow) -> Vec<u8> {
 /// # Errors
 /// [`StoreError::Decode`] when the bytes are neither.
 pub(crate) fn decode_due_row(table: &'static str, bytes: &[u8]) -> StoreResult<DueRow> {
-    match bytes.first() {
-        Some(&JSON) => decode(table, bytes),
-        Some(&DUE_ROW_V1) => {
-            let mut r = Reader::new(table, &bytes[1..]);
-            let row = DueRow {
-                due: DueRef {
-                    due_at: r.timestamp()?,
-                    delivery_id: DeliveryId::from_bytes(r.uuid()?),
-                    workspace_id: WorkspaceId::from_bytes(r.uuid()?),
-                    account_id: AccountId::from_bytes(r.uuid()?),
-                    post_id: PostId::from_bytes(r.uuid()?),
-                },
-                expires_at: r.timestamp()?,
-            };
+    decode_row(table, bytes, DUE_ROW_V1, |r| {
+        Ok(DueRow {
+            due: DueRef {
+                due_at: r.timestamp()?,
+                delivery_id: DeliveryId::from_bytes(r.uuid()?),
+                workspace_id: WorkspaceId::from_bytes(r.uuid()?),
+                account_id: AccountId::from_bytes(r.uuid()?),
+                post_id: PostId::from_bytes(r.uuid()?),
+            },
+            expires_at: r.timestamp()?,
+        })
+    })
+}
+
+/// Decodes a row stored as JSON, or in the binary format `tag` with `read`, which must consume
+/// the whole row.
+fn decode_row<T: serde::de::DeserializeOwned>(
+    table: &'static str,
+    bytes: &[u8],
+    tag: u8,
+    read: impl FnOnce(&mut Reader<'_>) -> StoreResult<T>,
+) -> StoreResult<T> {
+    match bytes.split_first() {
+        Some((&JSON, _)) => decode(table, bytes),
+        Some((&t, rest)) if t == tag => {
+            let mut r = Reader::new(table, rest);
+            let row = read(&mut r)?;
             r.end()?;
             Ok(row)
         }
