@@ -15,13 +15,17 @@ use jiff::Timestamp;
 use std::collections::BTreeMap;
 
 use tenants::{
-    AccountId, Delivery, DeliveryError, DeliveryId, DeliveryState, MediaId, Platform, Post, PostId,
-    PostStatus, UserId, Variant, WorkspaceId,
+    AccountId, Delivery, DeliveryError, DeliveryId, MediaId, Post, PostId, UserId, Variant,
+    WorkspaceId,
 };
 
 use crate::error::{StoreError, StoreResult};
 use crate::layout::{DueRow, decode};
 use crate::store::DueRef;
+
+mod wire;
+
+use wire::{Reader, Writer, post_status_code, state_code};
 
 /// The first byte of a binary `deliveries` row, format 1.
 const DELIVERY_V1: u8 = 1;
@@ -66,14 +70,10 @@ pub(crate) fn encode_delivery(d: &Delivery) -> Vec<u8> {
     w.opt_str(partner_post_id.as_deref());
     w.opt_str(platform_post_id.as_deref());
     w.opt_timestamp(*published_at);
-    match last_error {
-        Some(e) => {
-            w.u8(1);
-            w.str(&e.code);
-            w.str(&e.message);
-        }
-        None => w.u8(0),
-    }
+    w.opt(last_error.as_ref(), |w, e| {
+        w.str(&e.code);
+        w.str(&e.message);
+    });
     w.u64(*version);
     w.timestamp(*updated_at);
     w.0
@@ -98,14 +98,12 @@ pub(crate) fn decode_delivery(table: &'static str, bytes: &[u8]) -> StoreResult<
             partner_post_id: r.opt_string()?,
             platform_post_id: r.opt_string()?,
             published_at: r.opt_timestamp()?,
-            last_error: if r.flag()? {
-                Some(DeliveryError {
+            last_error: r.opt(|r| {
+                Ok(DeliveryError {
                     code: r.string()?,
                     message: r.string()?,
                 })
-            } else {
-                None
-            },
+            })?,
             version: r.u64()?,
             updated_at: r.timestamp()?,
         })
@@ -159,13 +157,7 @@ pub(crate) fn encode_post(p: &Post) -> Vec<u8> {
     w.u8(post_status_code(*status));
     w.opt_timestamp(*scheduled_at);
     w.str(timezone);
-    match created_by {
-        Some(u) => {
-            w.u8(1);
-            w.uuid(u.to_bytes());
-        }
-        None => w.u8(0),
-    }
+    w.opt(*created_by, |w, u| w.uuid(u.to_bytes()));
     w.timestamp(*created_at);
     w.timestamp(*updated_at);
     w.0
@@ -214,11 +206,7 @@ pub(crate) fn decode_post(table: &'static str, bytes: &[u8]) -> StoreResult<Post
             scheduled_at: r.opt_timestamp()?,
             timezone: r.string()?,
             external_id,
-            created_by: if r.flag()? {
-                Some(UserId::from_bytes(r.uuid()?))
-            } else {
-                None
-            },
+            created_by: r.opt(|r| r.uuid().map(UserId::from_bytes))?,
             created_at: r.timestamp()?,
             updated_at: r.timestamp()?,
         })
@@ -317,245 +305,6 @@ fn unknown_format(table: &'static str, bytes: &[u8]) -> StoreError {
             Some(tag) => format!("unknown row format {tag:#04x}"),
             None => "empty row".into(),
         },
-    }
-}
-
-/// A delivery state's stored code. Exhaustive, so a new state cannot be stored before it has
-/// a code (and [`state_of`] a branch for it).
-fn state_code(state: DeliveryState) -> u8 {
-    match state {
-        DeliveryState::Scheduled => 1,
-        DeliveryState::Submitting => 2,
-        DeliveryState::Published => 3,
-        DeliveryState::Failed => 4,
-        DeliveryState::Unconfirmed => 5,
-        DeliveryState::Held => 6,
-        DeliveryState::Canceled => 7,
-    }
-}
-
-fn state_of(code: u8) -> Option<DeliveryState> {
-    Some(match code {
-        1 => DeliveryState::Scheduled,
-        2 => DeliveryState::Submitting,
-        3 => DeliveryState::Published,
-        4 => DeliveryState::Failed,
-        5 => DeliveryState::Unconfirmed,
-        6 => DeliveryState::Held,
-        7 => DeliveryState::Canceled,
-        _ => return None,
-    })
-}
-
-/// A post status's stored code; exhaustive like [`state_code`].
-fn post_status_code(status: PostStatus) -> u8 {
-    match status {
-        PostStatus::Draft => 1,
-        PostStatus::Scheduled => 2,
-        PostStatus::Publishing => 3,
-        PostStatus::Published => 4,
-        PostStatus::PartiallyPublished => 5,
-        PostStatus::Failed => 6,
-        PostStatus::Canceled => 7,
-    }
-}
-
-fn post_status_of(code: u8) -> Option<PostStatus> {
-    Some(match code {
-        1 => PostStatus::Draft,
-        2 => PostStatus::Scheduled,
-        3 => PostStatus::Publishing,
-        4 => PostStatus::Published,
-        5 => PostStatus::PartiallyPublished,
-        6 => PostStatus::Failed,
-        7 => PostStatus::Canceled,
-        _ => return None,
-    })
-}
-
-struct Writer(Vec<u8>);
-
-impl Writer {
-    fn u8(&mut self, v: u8) {
-        self.0.push(v);
-    }
-
-    fn u32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-
-    fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
-    }
-
-    fn uuid(&mut self, bytes: [u8; 16]) {
-        self.0.extend_from_slice(&bytes);
-    }
-
-    /// Seconds and nanoseconds: every `Timestamp` exactly.
-    fn timestamp(&mut self, at: Timestamp) {
-        self.0.extend_from_slice(&at.as_second().to_le_bytes());
-        self.0
-            .extend_from_slice(&at.subsec_nanosecond().to_le_bytes());
-    }
-
-    /// A length or a count: bounded far below 4 Gi in these rows (post bodies are limited to
-    /// megabytes before they are stored).
-    fn len(&mut self, n: usize) {
-        self.u32(u32::try_from(n).unwrap_or(u32::MAX));
-    }
-
-    fn str(&mut self, s: &str) {
-        self.len(s.len());
-        self.0.extend_from_slice(s.as_bytes());
-    }
-
-    fn opt_timestamp(&mut self, at: Option<Timestamp>) {
-        match at {
-            Some(at) => {
-                self.u8(1);
-                self.timestamp(at);
-            }
-            None => self.u8(0),
-        }
-    }
-
-    fn opt_str(&mut self, s: Option<&str>) {
-        match s {
-            Some(s) => {
-                self.u8(1);
-                self.str(s);
-            }
-            None => self.u8(0),
-        }
-    }
-}
-
-struct Reader<'a> {
-    table: &'static str,
-    rest: &'a [u8],
-}
-
-impl<'a> Reader<'a> {
-    fn new(table: &'static str, rest: &'a [u8]) -> Self {
-        Self { table, rest }
-    }
-
-    fn err(&self, what: &str) -> StoreError {
-        StoreError::Decode {
-            table: self.table,
-            reason: format!("binary row: {what}"),
-        }
-    }
-
-    fn take<const N: usize>(&mut self) -> StoreResult<[u8; N]> {
-        let (head, tail) = self
-            .rest
-            .split_first_chunk::<N>()
-            .ok_or_else(|| self.err("cut short"))?;
-        self.rest = tail;
-        Ok(*head)
-    }
-
-    fn bytes(&mut self, len: usize) -> StoreResult<&'a [u8]> {
-        if self.rest.len() < len {
-            return Err(self.err("cut short"));
-        }
-        let (head, tail) = self.rest.split_at(len);
-        self.rest = tail;
-        Ok(head)
-    }
-
-    fn u8(&mut self) -> StoreResult<u8> {
-        Ok(self.take::<1>()?[0])
-    }
-
-    fn flag(&mut self) -> StoreResult<bool> {
-        match self.u8()? {
-            0 => Ok(false),
-            1 => Ok(true),
-            _ => Err(self.err("bad presence flag")),
-        }
-    }
-
-    fn u32(&mut self) -> StoreResult<u32> {
-        Ok(u32::from_le_bytes(self.take()?))
-    }
-
-    fn u64(&mut self) -> StoreResult<u64> {
-        Ok(u64::from_le_bytes(self.take()?))
-    }
-
-    fn uuid(&mut self) -> StoreResult<[u8; 16]> {
-        self.take()
-    }
-
-    fn timestamp(&mut self) -> StoreResult<Timestamp> {
-        let secs = i64::from_le_bytes(self.take()?);
-        let nanos = i32::from_le_bytes(self.take()?);
-        Timestamp::new(secs, nanos).map_err(|_| self.err("timestamp out of range"))
-    }
-
-    /// A count of items that follow; never more than the bytes left could hold, so a damaged
-    /// count cannot make a reader allocate for it.
-    fn len(&mut self) -> StoreResult<usize> {
-        let n = self.u32()? as usize;
-        if n > self.rest.len() {
-            return Err(self.err("count past the end"));
-        }
-        Ok(n)
-    }
-
-    fn opt_timestamp(&mut self) -> StoreResult<Option<Timestamp>> {
-        if self.flag()? {
-            self.timestamp().map(Some)
-        } else {
-            Ok(None)
-        }
-    }
-
-    fn str(&mut self) -> StoreResult<&'a str> {
-        let len = self.len()?;
-        let bytes = self.bytes(len)?;
-        std::str::from_utf8(bytes).map_err(|_| self.err("text is not UTF-8"))
-    }
-
-    fn string(&mut self) -> StoreResult<String> {
-        self.str().map(str::to_owned)
-    }
-
-    fn opt_string(&mut self) -> StoreResult<Option<String>> {
-        if self.flag()? {
-            self.string().map(Some)
-        } else {
-            Ok(None)
-        }
-    }
-
-    fn platform(&mut self) -> StoreResult<Platform> {
-        let name = self.str()?;
-        Platform::ALL
-            .into_iter()
-            .find(|p| p.as_str() == name)
-            .ok_or_else(|| self.err("unknown platform"))
-    }
-
-    fn post_status(&mut self) -> StoreResult<PostStatus> {
-        let code = self.u8()?;
-        post_status_of(code).ok_or_else(|| self.err("unknown post status"))
-    }
-
-    fn state(&mut self) -> StoreResult<DeliveryState> {
-        let code = self.u8()?;
-        state_of(code).ok_or_else(|| self.err("unknown delivery state"))
-    }
-
-    fn end(&self) -> StoreResult<()> {
-        if self.rest.is_empty() {
-            Ok(())
-        } else {
-            Err(self.err("trailing bytes"))
-        }
     }
 }
 

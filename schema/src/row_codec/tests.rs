@@ -1,5 +1,8 @@
 use proptest::prelude::*;
 
+use tenants::{DeliveryState, Platform, PostStatus};
+
+use super::wire::{post_status_of, state_of};
 use super::*;
 
 fn timestamp() -> impl Strategy<Value = Timestamp> {
