@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use jiff::Timestamp;
-use tenants::{AccountId, Delivery, DeliveryId, DeliveryState, PostId};
+use tenants::{Delivery, DeliveryId, DeliveryState, PostId};
 
 use super::RedbStore;
 use super::access::Lookup;
@@ -13,8 +13,7 @@ use super::writer::Outcome;
 use crate::error::StoreResult;
 use crate::keys::KeyReader;
 use crate::layout::{
-    Expiring, check_delivery_scope, decode, encode, from_nanos, key, nanos_saturating,
-    publish_log_times,
+    Expiring, check_delivery_scope, encode, from_nanos, key, nanos_saturating, publish_log_times,
 };
 use crate::row_codec::{decode_delivery, decode_due_row, encode_delivery};
 use crate::scope::{AccountScope, WorkspaceScope};
@@ -198,29 +197,6 @@ impl DeliveryStore for RedbStore {
     }
 }
 
-/// The fields of a stored delivery a compare-and-set decides on. Of a JSON row only these are
-/// decoded; a binary row is cheap to decode whole.
-#[derive(serde::Deserialize)]
-struct CasHead {
-    account_id: AccountId,
-    version: u64,
-    state: DeliveryState,
-    due_at: Timestamp,
-}
-
-fn cas_head(raw: &[u8]) -> StoreResult<CasHead> {
-    if raw.first() == Some(&b'{') {
-        return decode(DELIVERIES, raw);
-    }
-    let d = decode_delivery(DELIVERIES, raw)?;
-    Ok(CasHead {
-        account_id: d.account_id,
-        version: d.version,
-        state: d.state,
-        due_at: d.due_at,
-    })
-}
-
 /// One compare-and-set inside a plan: replaces the stored delivery with `next` if it still has
 /// `expected` as its version, with its index rows and, on becoming `published`, its publish-log
 /// row, so a moved delivery is never left unindexed. The index rows are rewritten only when they
@@ -237,12 +213,12 @@ fn cas_in(
     let Some(raw) = tx.get(DELIVERIES, &k)? else {
         return Ok(CasOutcome::Conflict(None));
     };
-    let cur = cas_head(&raw)?;
+    // Decoded whole: a binary row is cheap to decode, and a lost race reports the stored row.
+    let cur = decode_delivery(DELIVERIES, &raw)?;
     if cur.account_id != next.account_id {
         return Ok(CasOutcome::Conflict(None));
     }
     if cur.version != expected {
-        let cur = decode_delivery(DELIVERIES, &raw)?;
         return Ok(CasOutcome::Conflict(Some(Box::new(cur))));
     }
     // A terminal delivery has no index rows to keep fresh.
@@ -281,7 +257,7 @@ fn log_publish(
 /// row good for at least half the retention.
 fn index_is_fresh(
     tx: &super::writer::Tx<'_, '_>,
-    cur: &CasHead,
+    cur: &Delivery,
     next: &Delivery,
     now: Timestamp,
 ) -> StoreResult<bool> {

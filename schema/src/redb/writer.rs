@@ -8,12 +8,11 @@
 //! others. Replies are sent only after the commit is durable. Because every plan runs on this one
 //! thread, a compare-and-set checked inside a plan is race-free.
 
+use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::thread::JoinHandle;
-
-use std::cell::RefCell;
 
 use redb::{Database, Durability, Table, WriteTransaction};
 use tokio::sync::{mpsc, oneshot};
