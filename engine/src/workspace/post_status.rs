@@ -60,6 +60,7 @@ impl DirtyPosts {
             }
         };
         let mut logged = Vec::with_capacity(batch.len());
+        let mut unlogged = Vec::new();
         for (post, deliveries) in posts.into_iter().zip(deliveries) {
             let Some(Change { post, event }) =
                 post.and_then(|p| recompute(ctx, scope, p, &deliveries))
@@ -68,14 +69,22 @@ impl DirtyPosts {
             };
             match event {
                 Some(e) => logged.push((post, e)),
-                None => {
-                    if let Err(e) = ctx.store.update_post(scope, &post).await {
-                        warn_failed(scope, post.id, &e);
-                    }
-                }
+                None => unlogged.push(post),
             }
         }
-        write_logged(ctx, scope, logged).await;
+        // Concurrent, so the embedded store's writer commits them together rather than one
+        // durable commit after the other (a multi-account post turns `publishing` this way).
+        let written = futures::future::join_all(
+            unlogged
+                .iter()
+                .map(|post| ctx.store.update_post(scope, post)),
+        );
+        let ((), written) = tokio::join!(write_logged(ctx, scope, logged), written);
+        for (post, outcome) in unlogged.iter().zip(written) {
+            if let Err(e) = outcome {
+                warn_failed(scope, post.id, &e);
+            }
+        }
         self.flush_queued = !self.posts.is_empty();
         self.flush_queued
     }
